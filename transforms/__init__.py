@@ -1,0 +1,1 @@
+"""Regional health data platform library: importable and testable without Airflow."""

@@ -1,0 +1,1 @@
+"""Source profiles and the readers they drive."""

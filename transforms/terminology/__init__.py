@@ -1,0 +1,1 @@
+"""The unified code set: code systems, concept maps, unit normalisation, mapping suggestions."""

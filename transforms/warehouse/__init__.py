@@ -1,0 +1,1 @@
+"""The warehouse: one SQLAlchemy URL chooses DuckDB (default) or PostgreSQL."""

@@ -1,0 +1,113 @@
+"""Engine and migrations: one code path for DuckDB and PostgreSQL.
+
+Why SQLAlchemy Core and plain SQL files: the marts are set-based SQL, and the two engines
+differ only in a few spellings, which ``dialect`` exposes so callers can branch in one place.
+Migrations are numbered SQL files in ``migrations/`` applied in order, each in its own
+transaction, and recorded in ``schema_migrations``: a warehouse built by an older version
+upgrades in place by applying only what it lacks.
+
+Number ranges, one per module, so parallel work never collides:
+0001-0099 core (submission log, quarantine, batches) · 0100 identity/terminology ·
+0200 FHIR store · 0300 validation · 0400 marts · 0500 indicators · 0600 recognition ·
+0700 quality report · 0800 operations feed.
+
+A migration file holds statements separated by ``;``; comments are stripped first. Lines starting ``-- duckdb:`` or ``-- postgresql:``
+are only run on that engine (the prefix is stripped), for the few places they differ.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    if url.startswith("duckdb:///"):
+        Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
+    return sa.create_engine(url, future=True)
+
+
+def get_engine(url: str) -> Engine:
+    """A cached engine per URL (DuckDB allows one writer process per file)."""
+    return _engine_for(url)
+
+
+def dialect(engine_or_conn: Engine | Connection) -> str:
+    """'duckdb' or 'postgresql'."""
+    name = engine_or_conn.dialect.name
+    return "duckdb" if name.startswith("duckdb") else name
+
+
+def split_statements(sql: str, dialect_name: str) -> list[str]:
+    """Split a SQL file into statements, keeping only this engine's ``-- <dialect>:`` lines."""
+    lines = []
+    for line in sql.splitlines():
+        m = re.match(r"\s*--\s*(duckdb|postgresql):\s?(.*)$", line)
+        if m:
+            if m.group(1) == dialect_name:
+                lines.append(m.group(2))
+            continue
+        if line.strip().startswith("--"):
+            continue
+        lines.append(re.sub(r"\s--\s.*$", "", line))  # trailing comment (migrations hold no '--' literals)
+    text = "\n".join(lines)
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def applied_migrations(conn: Connection) -> set[str]:
+    conn.execute(sa.text(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version VARCHAR PRIMARY KEY, applied_at TIMESTAMP)"
+    ))
+    return {r[0] for r in conn.execute(sa.text("SELECT version FROM schema_migrations"))}
+
+
+def migrate(engine: Engine, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply every migration not yet applied; returns the versions applied now."""
+    done: list[str] = []
+    with engine.begin() as conn:
+        have = applied_migrations(conn)
+    for path in sorted(directory.glob("*.sql")):
+        version = path.stem
+        if version in have:
+            continue
+        with engine.begin() as conn:
+            for stmt in split_statements(path.read_text(encoding="utf-8"), dialect(conn)):
+                conn.exec_driver_sql(stmt)
+            conn.execute(
+                sa.text("INSERT INTO schema_migrations VALUES (:v, CURRENT_TIMESTAMP)"), {"v": version}
+            )
+        done.append(version)
+    return done
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[Connection]:
+    """A connection inside one transaction on a migrated warehouse."""
+    engine = get_engine(url)
+    migrate(engine)
+    with engine.begin() as conn:
+        yield conn
+
+
+def replace_partition(conn: Connection, table: str, where: dict[str, object], rows: list[dict]) -> int:
+    """Delete the partition named by ``where`` and insert ``rows``, in the caller's transaction.
+
+    This is the idempotent write every stage uses: a rerun of the same partition replaces
+    it, never appends. Column names come from code, values are bound parameters.
+    """
+    cond = " AND ".join(f"{k} = :w_{k}" for k in where) or "1=1"
+    conn.execute(sa.text(f"DELETE FROM {table} WHERE {cond}"), {f"w_{k}": v for k, v in where.items()})
+    if rows:
+        cols = list(rows[0])
+        stmt = sa.text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})")
+        conn.execute(stmt, rows)
+    return len(rows)
