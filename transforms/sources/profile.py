@@ -68,6 +68,10 @@ class SourceProfile(BaseModel):
     encoding: Encoding = "auto"
     delimiter: str = ","
     files: list[FileSpec]
+    dictionaries: dict[str, str] = Field(
+        default_factory=dict,
+        description="code kind (lab, diagnosis, drug, exam, vaccine) -> local dictionary id in mappings/concept_maps/<kind>/",
+    )
 
     def spec_for(self, filename: str) -> FileSpec | None:
         """The file spec whose glob matches ``filename``, if any."""
