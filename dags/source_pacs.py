@@ -1,0 +1,5 @@
+"""Airflow DAG: source family 'pacs' (one mapped task group per institution). Wiring only."""
+
+from plugins.rhp_airflow.source_dag import build_source_dag
+
+dag = build_source_dag("pacs")

@@ -1,0 +1,1 @@
+"""Identity: resident-ID validation, the keyed-HMAC person key, demographic linking, PII scans."""

@@ -1,0 +1,64 @@
+"""Cell values as read: null, not applicable, or a string; and PII masking for quarantine.
+
+Why a marker for "/": DOMAIN §7.2 keeps three states apart — a value, *not applicable*
+(e.g. a CHC without beds) and *missing*. Coercing "/" to 0 or to empty would erase the
+difference, so ingest writes the ``NOT_APPLICABLE`` marker and standardise decides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+from transforms.canonical import table as canonical_table
+from transforms.sources.profile import FileSpec
+
+NOT_APPLICABLE = "__not_applicable__"  # raw-layer marker for "/" cells (never 0, never null)
+
+
+def clean(value: object, spec: FileSpec) -> str | None:
+    """One vendor cell → ``None`` (missing), ``NOT_APPLICABLE`` or the stripped string."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    text = text.strip()
+    if text in spec.not_applicable_values:
+        return NOT_APPLICABLE
+    if text in spec.null_values:
+        return None
+    return text
+
+
+def canonical_values(spec: FileSpec, vendor: Mapping[str, object]) -> dict[str, str | None]:
+    """Map vendor key → canonical field through ``spec.columns``, then apply constants."""
+    out: dict[str, str | None] = dict.fromkeys(canonical_table(spec.table).field_names)
+    for key, target in spec.columns.items():
+        if key in vendor:
+            out[target] = clean(vendor[key], spec)
+    for target, constant in spec.constants.items():
+        out[target] = constant
+    return out
+
+
+def pii_keys(spec: FileSpec) -> set[str]:
+    """Vendor keys that feed a PII canonical field (masked in quarantine)."""
+    tab = canonical_table(spec.table)
+    return {k for k, target in spec.columns.items() if tab.get(target).pii}
+
+
+def mask(text: str) -> str:
+    """Keep the first and last character, star the rest (``张*明``, ``1*******X``)."""
+    if len(text) <= 1:
+        return "*" * len(text)
+    if len(text) == 2:
+        return text[0] + "*"
+    return text[0] + "*" * (len(text) - 2) + text[-1]
+
+
+def masked_json(record: Mapping[str, object], pii: Iterable[str]) -> str:
+    """The raw record as JSON with PII values masked (the quarantine ``raw_record``)."""
+    hidden = set(pii)
+    out = {}
+    for k, v in record.items():
+        out[k] = mask(str(v)) if (k in hidden and v not in (None, "")) else v
+    return json.dumps(out, ensure_ascii=False, default=str)
