@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# System packages the tests use: Chromium for the HTML report screenshots.
-# Installed from Debian's packages when missing; a machine without apt keeps going and
-# the browser tests skip with a reason (they fail under REQUIRE_BROWSER=1).
+# System packages the tests use, from Debian's packages, installed when missing:
+#   chromium        renders the HTML reports for screenshot tests
+#   docker-compose  checks docker-compose.yaml with `docker-compose config` (no engine needed)
+# A machine without apt (or not root) keeps going; those tests then skip with a reason,
+# and fail instead under CI=true.
 set -uo pipefail
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "install_test_services: chromium not installed; browser tests will skip" >&2
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+if [ ${#need[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "install_test_services: installing ${need[*]} (Debian packages)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null) \
+      || echo "install_test_services: could not install ${need[*]}; those tests will skip" >&2
+  else
+    echo "install_test_services: ${need[*]} missing and cannot apt-get; those tests will skip" >&2
+  fi
 fi
 exit 0

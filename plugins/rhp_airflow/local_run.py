@@ -64,7 +64,7 @@ def run_dags(days: list[date], dag_ids: list[str] | None = None, progress=print)
     states: dict[str, str] = {}
     for day in days:
         for dag_id in order:
-            dag = bag.get_dag(dag_id)
+            dag = bag.dags.get(dag_id)
             if dag is None:
                 raise KeyError(f"no DAG {dag_id!r}")
             t0 = time.perf_counter()

@@ -1,0 +1,148 @@
+"""The regional master patient index: resolve person keys for a batch and keep the link table.
+
+Why a link table: a resident without a valid ID (a newborn, a foreigner, a clerk's typo)
+should still join the same person when the same name, sex, birth date and phone were seen
+with a valid ID elsewhere. The table keeps only HMACs of the link values (never clear text),
+the person key each resolves to, how that was decided, when it was first and last seen and
+which institutions submitted it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from transforms.identity import person_key as pk
+from transforms.identity import resident_id as rid
+
+
+@dataclass
+class LinkRecord:
+    link_hash: str
+    link_type: str
+    person_key: str
+    link_method: str
+    institutions: set[str]
+    n_records: int
+
+
+def resolve(
+    df: pd.DataFrame,
+    key: bytes,
+    institution: str,
+    known_links: dict[str, str] | None = None,
+    sex_std: pd.Series | None = None,
+    birth_submitted: pd.Series | None = None,
+) -> tuple[pd.DataFrame, dict[str, LinkRecord]]:
+    """Identity columns for every row of ``df`` (canonical person fields as strings).
+
+    ``sex_std`` (GB/T 2261.1) and ``birth_submitted`` (dates) are the already-typed submitted
+    values; ``known_links`` maps demographic link hashes to person keys from earlier batches.
+    Returns the identity columns (same index as ``df``) and the links this batch produced.
+    """
+    n = len(df)
+    idx = df.index
+    col = (lambda c: df[c] if c in df.columns else pd.Series([None] * n, index=idx, dtype=object))
+    sex_std = sex_std if sex_std is not None else pd.Series([None] * n, index=idx, dtype=object)
+    birth_submitted = birth_submitted if birth_submitted is not None else pd.Series([None] * n, index=idx)
+    checks = {v: rid.check(v) for v in col("id_number").dropna().unique()}
+    links = dict(known_links or {})
+    produced: dict[str, LinkRecord] = {}
+
+    def note(link_hash: str, link_type: str, person: str, method: str) -> None:
+        rec = produced.get(link_hash)
+        if rec is None:
+            produced[link_hash] = LinkRecord(link_hash, link_type, person, method, {institution}, 1)
+        else:
+            rec.n_records += 1
+
+    out = {k: [None] * n for k in ("person_key", "link_method", "id_valid", "id_issues", "sex_std",
+                                    "birth_date_std")}
+    names, phones, local_ids = col("patient_name").tolist(), col("phone").tolist(), col("patient_local_id").tolist()
+    ids, sexes, births = col("id_number").tolist(), sex_std.tolist(), birth_submitted.tolist()
+    pending: list[int] = []
+    for i in range(n):
+        births[i] = None if births[i] is None or pd.isna(births[i]) else births[i]
+        sexes[i] = None if sexes[i] is None or pd.isna(sexes[i]) else sexes[i]
+        c = checks.get(ids[i]) if ids[i] is not None and not pd.isna(ids[i]) else rid.check(None)
+        issues = list(c.issues) + list(rid.cross_check(c, sexes[i], births[i]))
+        out["id_valid"][i] = c.valid
+        out["id_issues"][i] = ";".join(issues) or None
+        out["sex_std"][i] = c.sex_code if c.valid else sexes[i]
+        out["birth_date_std"][i] = c.birth_date if c.valid else births[i]
+        if c.valid and c.id18:
+            person = pk.id_key(key, c.id18)
+            out["person_key"][i] = person
+            out["link_method"][i] = "id_number_upgraded_15" if c.upgraded_from_15 else "id_number"
+            note(person, "id_number", person, out["link_method"][i])
+            demo = pk.demographic_link_value(names[i], out["sex_std"][i], out["birth_date_std"][i], phones[i])
+            if demo:
+                h = pk.demographic_hash(key, demo)
+                links.setdefault(h, person)
+                note(h, "demographic", links[h], "id_number")
+        else:
+            pending.append(i)
+    for i in pending:  # after every valid ID in the batch has registered its demographics
+        demo = pk.demographic_link_value(names[i], out["sex_std"][i], out["birth_date_std"][i], phones[i])
+        local = local_ids[i] if local_ids[i] is not None and not pd.isna(local_ids[i]) else None
+        if demo:
+            h = pk.demographic_hash(key, demo)
+            person = links.setdefault(h, h)
+            out["person_key"][i], out["link_method"][i] = person, "demographic"
+            note(h, "demographic", person, "demographic" if person == h else "id_number")
+        elif local:
+            person = pk.local_key(key, institution, str(local))
+            out["person_key"][i], out["link_method"][i] = person, "local_id"
+            note(person, "local_id", person, "local_id")
+        else:
+            out["link_method"][i] = "unlinked"
+    frame = pd.DataFrame(out, index=idx)
+    frame["id_valid"] = frame["id_valid"].astype("boolean")
+    return frame, produced
+
+
+def known_demographic_links(conn: Connection) -> dict[str, str]:
+    """Demographic link hash → person key, from the warehouse link table."""
+    rows = conn.execute(sa.text("SELECT link_hash, person_key FROM person_link WHERE link_type = 'demographic'"))
+    return {h: p for h, p in rows}
+
+
+def upsert_links(conn: Connection, links: dict[str, LinkRecord], day: date) -> int:
+    """Merge this batch's links into ``person_link`` (first_seen kept, institutions unioned)."""
+    if not links:
+        return 0
+    hashes = list(links)
+    existing: dict[str, tuple] = {}
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start:start + 500]
+        params = {f"h{j}": h for j, h in enumerate(chunk)}
+        q = sa.text("SELECT link_hash, person_key, link_method, first_seen, last_seen, institutions, n_records "
+                    f"FROM person_link WHERE link_hash IN ({', '.join(':' + p for p in params)})")
+        existing.update({r[0]: r for r in conn.execute(q, params)})
+    rows = []
+    for h, rec in links.items():
+        old = existing.get(h)
+        if old:
+            insts = set(old[5].split("|")) | rec.institutions
+            first = min(old[3], day) if old[3] else day
+            last = max(old[4], day) if old[4] else day
+            rows.append({"link_hash": h, "link_type": rec.link_type, "person_key": old[1], "link_method": old[2],
+                         "first_seen": first, "last_seen": last, "institutions": "|".join(sorted(insts)),
+                         "n_records": int(old[6]) + rec.n_records})
+        else:
+            rows.append({"link_hash": h, "link_type": rec.link_type, "person_key": rec.person_key,
+                         "link_method": rec.link_method, "first_seen": day, "last_seen": day,
+                         "institutions": "|".join(sorted(rec.institutions)), "n_records": rec.n_records})
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start:start + 500]
+        params = {f"h{j}": h for j, h in enumerate(chunk)}
+        conn.execute(sa.text(f"DELETE FROM person_link WHERE link_hash IN ({', '.join(':' + p for p in params)})"),
+                     params)
+    cols = list(rows[0])
+    conn.execute(sa.text(f"INSERT INTO person_link ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"),
+                 rows)
+    return len(rows)

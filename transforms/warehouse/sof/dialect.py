@@ -1,0 +1,190 @@
+"""Per-engine SQL spellings for the FHIRPath translator — the ONE place DuckDB and PostgreSQL differ.
+
+Why a class per engine: the translator builds every query from these few primitives (field
+access, iterate a JSON array with its ordinal, JSON→text/number/boolean, aggregate back to a
+JSON array, raise an error), so adding an engine means adding one class here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+DialectName = Literal["duckdb", "postgresql"]
+
+
+def quote_string(value: str) -> str:
+    """A SQL string literal (standard quoting; both engines use standard_conforming_strings)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Dialect:
+    name: DialectName
+    json_type_name: str
+
+    def field(self, x: str, name: str) -> str:
+        raise NotImplementedError
+
+    def iterate(self, x: str, alias: str) -> str:
+        """A FROM item yielding each element of x (array → elements, scalar → itself), as alias.value."""
+        raise NotImplementedError
+
+    def ordinal(self, alias: str) -> str:
+        raise NotImplementedError
+
+    def not_null(self, x: str) -> str:
+        raise NotImplementedError
+
+    def text(self, x: str) -> str:
+        raise NotImplementedError
+
+    def is_number(self, x: str) -> str:
+        raise NotImplementedError
+
+    def is_boolean(self, x: str) -> str:
+        raise NotImplementedError
+
+    def is_string(self, x: str) -> str:
+        raise NotImplementedError
+
+    def number(self, x: str) -> str:
+        return f"CAST({self.text(x)} AS DOUBLE PRECISION)"
+
+    def boolean(self, x: str) -> str:
+        return f"CAST({self.text(x)} AS BOOLEAN)"
+
+    def to_json(self, x: str) -> str:
+        raise NotImplementedError
+
+    def json_agg(self, x: str, order: str) -> str:
+        raise NotImplementedError
+
+    def empty_json_array(self) -> str:
+        raise NotImplementedError
+
+    def string_agg(self, x: str, sep: str, order: str) -> str:
+        return f"STRING_AGG({x}, {sep}{order})"
+
+    def raise_error(self, message: str) -> str:
+        """An expression that fails the query with ``message`` (an SQL text expression)."""
+        raise NotImplementedError
+
+    def regex_group(self, x: str, pattern: str, group: int) -> str:
+        raise NotImplementedError
+
+    def int_array(self, items: list[str]) -> str:
+        raise NotImplementedError
+
+    def concat_array(self, a: str, b: str) -> str:
+        return f"({a} || {b})"
+
+
+class DuckDB(Dialect):
+    name: DialectName = "duckdb"
+    json_type_name = "JSON"
+
+    def field(self, x: str, name: str) -> str:
+        return f"json_extract({x}, {quote_string('$.' + quote_ident(name))})"
+
+    def iterate(self, x: str, alias: str) -> str:
+        return (f"json_each(CASE WHEN json_type({x}) = 'ARRAY' THEN {x} "
+                f"ELSE json_array({x}) END) AS {alias}")
+
+    def ordinal(self, alias: str) -> str:
+        return f"CAST({alias}.key AS INTEGER)"
+
+    def not_null(self, x: str) -> str:
+        return f"json_type({x}) <> 'NULL'"
+
+    def text(self, x: str) -> str:
+        return f"json_extract_string({x}, '$')"
+
+    def is_number(self, x: str) -> str:
+        return f"json_type({x}) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
+
+    def is_boolean(self, x: str) -> str:
+        return f"json_type({x}) = 'BOOLEAN'"
+
+    def is_string(self, x: str) -> str:
+        return f"json_type({x}) = 'VARCHAR'"
+
+    def number(self, x: str) -> str:
+        return f"CAST({self.text(x)} AS DOUBLE)"
+
+    def to_json(self, x: str) -> str:
+        return f"to_json({x})"
+
+    def json_agg(self, x: str, order: str) -> str:
+        return f"to_json(list({x}{order}))"
+
+    def empty_json_array(self) -> str:
+        return "CAST('[]' AS JSON)"
+
+    def raise_error(self, message: str) -> str:
+        return f"error({message})"
+
+    def regex_group(self, x: str, pattern: str, group: int) -> str:
+        return f"NULLIF(regexp_extract({x}, {quote_string(pattern)}, {group}), '')"
+
+    def int_array(self, items: list[str]) -> str:
+        return "[" + ", ".join(f"CAST({i} AS INTEGER)" for i in items) + "]"
+
+
+class PostgreSQL(Dialect):
+    name: DialectName = "postgresql"
+    json_type_name = "JSONB"
+
+    def field(self, x: str, name: str) -> str:
+        return f"({x} -> {quote_string(name)})"
+
+    def iterate(self, x: str, alias: str) -> str:
+        return (f"jsonb_array_elements(CASE WHEN jsonb_typeof({x}) = 'array' THEN {x} "
+                f"ELSE jsonb_build_array({x}) END) WITH ORDINALITY AS {alias}(value, ord)")
+
+    def ordinal(self, alias: str) -> str:
+        return f"CAST({alias}.ord - 1 AS INTEGER)"
+
+    def not_null(self, x: str) -> str:
+        return f"jsonb_typeof({x}) <> 'null'"
+
+    def text(self, x: str) -> str:
+        return f"({x} #>> '{{}}')"
+
+    def is_number(self, x: str) -> str:
+        return f"jsonb_typeof({x}) = 'number'"
+
+    def is_boolean(self, x: str) -> str:
+        return f"jsonb_typeof({x}) = 'boolean'"
+
+    def is_string(self, x: str) -> str:
+        return f"jsonb_typeof({x}) = 'string'"
+
+    def to_json(self, x: str) -> str:
+        return f"to_jsonb({x})"
+
+    def json_agg(self, x: str, order: str) -> str:
+        return f"jsonb_agg({x}{order})"
+
+    def empty_json_array(self) -> str:
+        return "CAST('[]' AS JSONB)"
+
+    def raise_error(self, message: str) -> str:
+        # No error() in PostgreSQL: a failing cast of a non-constant text carries the message.
+        return f"CAST(CAST({message} AS TEXT) AS INTEGER)"
+
+    def regex_group(self, x: str, pattern: str, group: int) -> str:
+        return f"(regexp_match({x}, {quote_string(pattern)}))[{group}]"
+
+    def int_array(self, items: list[str]) -> str:
+        return "ARRAY[" + ", ".join(f"CAST({i} AS INTEGER)" for i in items) + "]::INTEGER[]"
+
+
+def get_dialect(name: str) -> Dialect:
+    if name == "duckdb":
+        return DuckDB()
+    if name in ("postgresql", "postgres"):
+        return PostgreSQL()
+    raise ValueError(f"unknown SQL dialect {name!r}: expected 'duckdb' or 'postgresql'")
