@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 SOURCE_DAGS = [f"rhp_source_{s}" for s in ("registry", "public_health", "signing", "his", "lis", "pacs", "fhir")]
@@ -68,7 +68,7 @@ def run_dags(days: list[date], dag_ids: list[str] | None = None, progress=print)
             if dag is None:
                 raise KeyError(f"no DAG {dag_id!r}")
             t0 = time.perf_counter()
-            run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc),
+            run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC),
                             run_conf={"day": day.isoformat()})
             state = str(getattr(run, "state", "unknown"))
             states[f"{dag_id}/{day}"] = state

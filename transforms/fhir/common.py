@@ -172,7 +172,9 @@ def org_ref(code: Any) -> dict[str, str] | None:
 
     if code is None or code == "":
         return None
-    return ref("Organization", "institution", code)
+    # identifier too (logical reference): the warehouse views read codes without a join (H6)
+    return {**ref("Organization", "institution", code),
+            "identifier": {"system": systems.INSTITUTION_CODE, "value": str(code)}}
 
 
 def practitioner_ref(practitioner_id: Any) -> dict[str, str] | None:
@@ -180,7 +182,25 @@ def practitioner_ref(practitioner_id: Any) -> dict[str, str] | None:
 
     if practitioner_id is None or practitioner_id == "":
         return None
-    return ref("Practitioner", practitioner_id)
+    return {**ref("Practitioner", practitioner_id), "identifier": {"system": systems.STAFF_ID, "value": str(practitioner_id)}}
+
+
+def team_ref(team_id: Any) -> dict[str, Any] | None:
+    """Reference to a CareTeam, with its team id as identifier (read by the warehouse views)."""
+    from transforms.fhir.ids import ref
+
+    if team_id is None or team_id == "":
+        return None
+    return {**ref("CareTeam", team_id), "identifier": {"system": systems.TEAM_ID, "value": str(team_id)}}
+
+
+def group_ref(group_code: Any) -> dict[str, Any] | None:
+    """Reference to a medical group's Organization, with its group code as identifier."""
+    from transforms.fhir.ids import ref
+
+    if group_code is None or group_code == "":
+        return None
+    return {**ref("Organization", "group", group_code), "identifier": {"system": systems.GROUP_CODE, "value": str(group_code)}}
 
 
 def code_codings(row: Row, field_: str, institution: Any, kind: str) -> list[dict[str, str]]:

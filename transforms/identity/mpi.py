@@ -62,13 +62,11 @@ def resolve(
 
     out = {k: [None] * n for k in ("person_key", "link_method", "id_valid", "id_issues", "sex_std",
                                     "birth_date_std")}
-    names, phones, local_ids = col("patient_name").tolist(), col("phone").tolist(), col("patient_local_id").tolist()
-    ids, sexes, births = col("id_number").tolist(), sex_std.tolist(), birth_submitted.tolist()
+    names, phones, local_ids = _values(col("patient_name")), _values(col("phone")), _values(col("patient_local_id"))
+    ids, sexes, births = _values(col("id_number")), _values(sex_std), _values(birth_submitted)
     pending: list[int] = []
     for i in range(n):
-        births[i] = None if births[i] is None or pd.isna(births[i]) else births[i]
-        sexes[i] = None if sexes[i] is None or pd.isna(sexes[i]) else sexes[i]
-        c = checks.get(ids[i]) if ids[i] is not None and not pd.isna(ids[i]) else rid.check(None)
+        c = checks[ids[i]] if ids[i] is not None else rid.check(None)
         issues = list(c.issues) + list(rid.cross_check(c, sexes[i], births[i]))
         out["id_valid"][i] = c.valid
         out["id_issues"][i] = ";".join(issues) or None
@@ -88,7 +86,7 @@ def resolve(
             pending.append(i)
     for i in pending:  # after every valid ID in the batch has registered its demographics
         demo = pk.demographic_link_value(names[i], out["sex_std"][i], out["birth_date_std"][i], phones[i])
-        local = local_ids[i] if local_ids[i] is not None and not pd.isna(local_ids[i]) else None
+        local = local_ids[i]
         if demo:
             h = pk.demographic_hash(key, demo)
             person = links.setdefault(h, h)
@@ -102,7 +100,14 @@ def resolve(
             out["link_method"][i] = "unlinked"
     frame = pd.DataFrame(out, index=idx)
     frame["id_valid"] = frame["id_valid"].astype("boolean")
+    for c in ("person_key", "link_method", "id_issues", "sex_std"):
+        frame[c] = frame[c].astype("string")
     return frame, produced
+
+
+def _values(s: pd.Series) -> list:
+    """Plain Python values with every NA spelled None."""
+    return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in s.tolist()]
 
 
 def known_demographic_links(conn: Connection) -> dict[str, str]:

@@ -191,9 +191,10 @@ def _record(conn: Connection, result: LookupResult, principal: str | None) -> No
         mine = [r for r in result.results if r.item_code == code]
         ok = [r for r in mine if r.recognition_status == "recognisable"]
         ext = [r for r in ok if r.external]
+        best = ext or ok
         rows.append({"lookup_id": result.lookup_id, "item_code": code, "requested_at": result.at,
                      "requesting_institution": result.requesting_institution, "person_key": result.person_key,
                      "principal": principal, "n_candidates": len(mine), "n_recognisable": len(ok),
-                     "n_recognisable_external": len(ext), "best_result_id": (ext or ok or [None])[0] and
-                     (ext or ok)[0].result_id})
+                     "n_recognisable_external": len(ext),
+                     "best_result_id": best[0].result_id if best else None})
     conn.execute(_RECORD, rows)

@@ -121,3 +121,8 @@ EXT_FOLLOWUP = f"{PLATFORM}/StructureDefinition/followup"  # sub: disease/mode/i
 EXT_REPORT_KIND = f"{PLATFORM}/StructureDefinition/report-kind"  # count | explicit_zero
 EXT_DIAGNOSIS_SEQ = f"{PLATFORM}/StructureDefinition/diagnosis-seq"
 EXT_REFERRAL_NO = f"{PLATFORM}/StructureDefinition/referral-no"
+
+# 互认 (result mutual recognition), added by H8
+EXT_RECOGNITION = f"{PLATFORM}/StructureDefinition/recognition"  # sub-extensions status/reason/validUntil/hrScope
+RECOGNITION_STATUS = f"{PLATFORM}/CodeSystem/recognition-status"
+DICOM_UID = "urn:dicom:uid"  # identifier system for DICOM study instance UIDs

@@ -8,18 +8,22 @@ again with the same inputs changes nothing.
 
 View output is cast to the mart's declared column types by ``cast_expr``, the single
 place where the two engines' spellings meet. Times are kept as the source's wall-clock time
-(the offset is dropped), so DuckDB and PostgreSQL agree row for row.
+(the offset is dropped), so DuckDB and PostgreSQL agree row for row. A column FHIRPath cannot
+express (date arithmetic) is filled by ``sql/<mart>.derive.sql`` right after the insert.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from transforms.warehouse.views import PASSTHROUGH, key_columns, load_views, select_sql, view_columns
+from transforms.warehouse.db import dialect, split_statements
+from transforms.warehouse.views import key_columns, load_views, passthrough_for, select_sql, view_columns
 
+DERIVE_DIR = Path(__file__).resolve().parent / "sql"
 ColumnKind = Literal["text", "date", "timestamp", "decimal", "int", "float", "bool"]
 
 
@@ -78,9 +82,13 @@ def refresh_view(conn: Connection, view: dict, new_table: str, old_table: str | 
         sel = select_sql(conn, view, source)
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM ({sel}) k WHERE {cond})")
     sel = select_sql(conn, view, new_table)
-    cols = [c for c in [*names, *PASSTHROUGH] if c in types]
+    cols = [c for c in [*names, *passthrough_for(view)] if c in types]
     exprs = ", ".join(f"{cast_expr('v.' + c, types[c])} AS {c}" for c in cols)
     result = conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {exprs} FROM ({sel}) v")
+    derive = DERIVE_DIR / f"{table}.derive.sql"
+    if derive.exists():
+        for stmt in split_statements(derive.read_text(encoding="utf-8"), dialect(conn)):
+            conn.exec_driver_sql(stmt)
     return max(result.rowcount or 0, 0)
 
 

@@ -1,9 +1,8 @@
-"""The mart view definitions (``mappings/views/*.json``) and the one door to the SQL-on-FHIR compiler.
+"""The mart view definitions (``mappings/views/*.json``) and the door to the SQL-on-FHIR compiler.
 
-Why a door: a mart is data (a SQL-on-FHIR v2 ViewDefinition), and exactly one component turns
-it into SQL, H5's ``transforms.warehouse.sof.compile.compile_view``. Until that module can be
-imported, ``select_sql`` falls back to ``sof_stub`` (a Python evaluator for the views' FHIRPath
-subset) so loads and tests work; callers never see which one ran.
+Why: a mart is data (a SQL-on-FHIR v2 ViewDefinition), and exactly one component turns it
+into SQL, ``transforms.warehouse.sof.compile.compile_view``; this module only reads the
+files, resolves URI placeholders and knows each mart's key.
 
 Views spell code-system and extension URLs as ``${NAME}`` placeholders naming constants in
 ``transforms.terminology.systems``, so no URI is written twice. A column tagged
@@ -12,14 +11,12 @@ Views spell code-system and extension URLs as ``${NAME}`` placeholders naming co
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transforms.settings import MAPPINGS_DIR
@@ -27,7 +24,9 @@ from transforms.terminology import systems
 from transforms.warehouse.db import dialect
 
 VIEWS_DIR = MAPPINGS_DIR / "views"
-PASSTHROUGH = ["batch_id", "source_file", "source_line", "message_id", "loaded_at"]
+# Store columns carried into every mart row; person_key and institution_code (the submitting
+# institution) fill a mart column only when the view does not compute it itself.
+PASSTHROUGH = ["person_key", "institution_code", "batch_id", "source_file", "source_line", "message_id", "loaded_at"]
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
@@ -95,59 +94,18 @@ def key_columns(view: dict) -> list[str]:
             if any(t.get("name") == "key" and str(t.get("value")).lower() == "true" for t in c.get("tag", []))]
 
 
-def _compiler() -> Any | None:
-    try:
-        return importlib.import_module("transforms.warehouse.sof.compile")
-    except ImportError:
-        return None
+def passthrough_for(view: dict) -> list[str]:
+    """The store columns a view's SELECT carries (those the view does not compute)."""
+    names = {c["name"] for c in view_columns(view)}
+    return [p for p in PASSTHROUGH if p not in names]
 
 
-def compiler_name() -> str:
-    """'sof' when H5's compiler is importable, else 'sof_stub'."""
-    return "sof" if _compiler() is not None else "sof_stub"
+def select_sql(conn: Connection, view: dict, source_table: str, passthrough: list[str] | None = None) -> str:
+    """A SELECT yielding ``passthrough`` store columns plus the view's columns over ``source_table``.
 
-
-def select_sql(conn: Connection, view: dict, source_table: str, passthrough: list[str] = PASSTHROUGH) -> str:
-    """A SELECT yielding the view's columns plus ``passthrough`` columns over ``source_table``.
-
-    ``source_table`` has the ``fhir_resource`` shape. With the stub the rows are computed
-    in Python into a temporary table and the SELECT reads that table.
+    ``source_table`` has the ``fhir_resource`` shape (the store, or a temporary delta of it).
     """
-    compiler = _compiler()
-    if compiler is not None:
-        return compiler.compile_view(view, dialect(conn), source_table=source_table, passthrough=passthrough)
-    return _stub_select(conn, view, source_table, passthrough)
+    from transforms.warehouse.sof.compile import compile_view
 
-
-def _as_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def _stub_select(conn: Connection, view: dict, source_table: str, passthrough: list[str]) -> str:
-    from transforms.warehouse import sof_stub
-
-    names = [c["name"] for c in view_columns(view)]
-    temp = f"_sof_{view['name']}_{source_table.strip('_')}"
-    cols = ", ".join(f"{n} VARCHAR" for n in [*names, *passthrough])
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp}")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {temp} ({cols})")
-    src_cols = ", ".join(["resource", *passthrough])
-    result = conn.execute(sa.text(f"SELECT {src_cols} FROM {source_table} WHERE resource_type = :rt"),
-                          {"rt": view["resource"]})
-    out: list[dict] = []
-    for rec in result:
-        resource = rec[0] if isinstance(rec[0], dict) else json.loads(rec[0])
-        extra = {p: _as_text(rec[i + 1]) for i, p in enumerate(passthrough)}
-        for row in sof_stub.evaluate_view(view, resource):
-            out.append({**{n: _as_text(row.get(n)) for n in names}, **extra})
-    if out:
-        keys = [*names, *passthrough]
-        conn.execute(sa.text(f"INSERT INTO {temp} ({', '.join(keys)}) VALUES ({', '.join(':' + k for k in keys)})"),
-                     out)
-    return f"SELECT * FROM {temp}"
+    passthrough = passthrough_for(view) if passthrough is None else passthrough
+    return compile_view(view, dialect(conn), source_table=source_table, passthrough=passthrough)

@@ -13,14 +13,16 @@ from transforms.fhir.common import (
     concept,
     ext,
     fhir_date,
+    group_ref,
     number,
     org_ref,
     practitioner_ref,
+    team_ref,
     text,
     val,
 )
 from transforms.fhir.errors import BuildError
-from transforms.fhir.ids import patient_id, ref, resource_id
+from transforms.fhir.ids import patient_id, resource_id
 from transforms.fhir.values import lookup
 from transforms.terminology import systems
 
@@ -102,7 +104,7 @@ def build_group_membership(row: Row) -> list[dict]:
         "identifier": [{"system": f"{systems.LOCAL_RECORD}/group_membership", "value": f"{inst}|{group}|{since}"}],
         # valid_to is exclusive in the canonical table; Period.end carries it as is (see docs/fhir.md)
         "period": {"start": since, "end": fhir_date(val(row, "valid_to"))},
-        "organization": ref("Organization", "group", group),
+        "organization": group_ref(group),
         "participatingOrganization": org_ref(inst),
         "code": [concept(coding(systems.GROUP_ROLE, val(row, "role")))],
     }
@@ -126,10 +128,11 @@ def build_practitioner(row: Row) -> list[dict]:
         "id": resource_id("PractitionerRole", pid, inst),
         "practitioner": practitioner_ref(pid),
         "organization": org_ref(inst),
-        "code": [concept(coding(systems.TEAM_ROLE, val(row, "team_role")))],
+        "code": [concept(coding(systems.TEAM_ROLE, val(row, "team_role"))),
+                 concept(coding(systems.PRACTITIONER_TITLE, val(row, "title")))],
         "extension": [
             ext(systems.EXT_IS_GP, valueBoolean=boolean(val(row, "is_gp"))),
-            ext(systems.EXT_TEAM, valueReference=ref("CareTeam", val(row, "team_id")) if val(row, "team_id") else None),
+            ext(systems.EXT_TEAM, valueReference=team_ref(val(row, "team_id"))),
         ],
     }
     return [prac, role]

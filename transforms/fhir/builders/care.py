@@ -15,11 +15,12 @@ from transforms.fhir.common import (
     number,
     org_ref,
     practitioner_ref,
+    team_ref,
     text,
     val,
 )
 from transforms.fhir.errors import BuildError
-from transforms.fhir.ids import patient_ref, ref, resource_id
+from transforms.fhir.ids import patient_ref, resource_id
 from transforms.fhir.values import lookup
 from transforms.terminology import systems
 
@@ -60,7 +61,7 @@ def build_signing_contract(row: Row) -> list[dict]:
         "managingOrganization": org_ref(inst),
         "period": {"start": fhir_date(val(row, "start_date")), "end": fhir_date(val(row, "end_date"))},
         "careManager": practitioner_ref(val(row, "doctor_id")),
-        "team": [ref("CareTeam", team)] if team else [],
+        "team": [team_ref(team)],
         "extension": [ext(systems.EXT_SIGNING, extension=subs)],
     }
     return [res]

@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS recognition_outcome (
 -- Append-only audit of every API call that touches resident data (allowed or not).
 CREATE TABLE IF NOT EXISTS api_audit (
     audit_id VARCHAR PRIMARY KEY,
-    at TIMESTAMP NOT NULL,
+    event_time TIMESTAMP NOT NULL,
     principal VARCHAR,                     -- token owner; NULL when unauthenticated
     role VARCHAR,
     institution_code VARCHAR,
@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS api_audit (
     http_status INTEGER NOT NULL,
     detail VARCHAR
 );
-CREATE INDEX IF NOT EXISTS api_audit_at ON api_audit (at);
+CREATE INDEX IF NOT EXISTS api_audit_time ON api_audit (event_time);
 -- PostgreSQL rejects UPDATE, DELETE and TRUNCATE on api_audit. The function body uses \073 for the
 -- semicolon because migration files are split on literal semicolons.
 -- postgresql: CREATE OR REPLACE FUNCTION rhp_reject_audit_change() RETURNS trigger LANGUAGE plpgsql AS E'BEGIN RAISE EXCEPTION ''api_audit is append-only: UPDATE, DELETE and TRUNCATE are rejected'' USING ERRCODE = ''42501''\073 END';
@@ -85,3 +85,7 @@ CREATE INDEX IF NOT EXISTS api_audit_at ON api_audit (at);
 -- postgresql: CREATE TRIGGER api_audit_append_only BEFORE UPDATE OR DELETE ON api_audit FOR EACH ROW EXECUTE FUNCTION rhp_reject_audit_change();
 -- postgresql: DROP TRIGGER IF EXISTS api_audit_no_truncate ON api_audit;
 -- postgresql: CREATE TRIGGER api_audit_no_truncate BEFORE TRUNCATE ON api_audit FOR EACH STATEMENT EXECUTE FUNCTION rhp_reject_audit_change();
+-- Access checks read these marts per request; on PostgreSQL give them a matching index
+-- (DuckDB scans them fast enough and its ART indexes slow the marts' partition rewrites).
+-- postgresql: CREATE INDEX IF NOT EXISTS recognition_access_encounter ON fact_encounter (person_key, institution_code);
+-- postgresql: CREATE INDEX IF NOT EXISTS recognition_access_signing ON fact_signing (person_key, institution_code);

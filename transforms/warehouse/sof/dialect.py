@@ -69,7 +69,7 @@ class Dialect:
         return f"STRING_AGG({x}, {sep}{order})"
 
     def raise_error(self, message: str) -> str:
-        """An expression that fails the query with ``message`` (an SQL text expression)."""
+        """A boolean expression that fails the query with ``message`` (an SQL text expression)."""
         raise NotImplementedError
 
     def regex_group(self, x: str, pattern: str, group: int) -> str:
@@ -173,7 +173,7 @@ class PostgreSQL(Dialect):
 
     def raise_error(self, message: str) -> str:
         # No error() in PostgreSQL: a failing cast of a non-constant text carries the message.
-        return f"CAST(CAST({message} AS TEXT) AS INTEGER)"
+        return f"(CAST(CAST({message} AS TEXT) AS INTEGER) IS NULL)"
 
     def regex_group(self, x: str, pattern: str, group: int) -> str:
         return f"(regexp_match({x}, {quote_string(pattern)}))[{group}]"

@@ -1,0 +1,39 @@
+"""Run one app without Airflow: ``python -m plugins.rhp_api.serve --app recognition --port 8088``.
+
+The app is mounted under the same prefix as inside Airflow, so URLs are identical
+(``/rhp-recognition/lookup``, ``/fhir/Patient/<key>/$everything``). Binds to 127.0.0.1
+unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from fastapi import FastAPI
+
+from plugins.rhp_api.registry import APP_PREFIXES, factory
+
+
+def build(name: str, warehouse_url: str | None = None) -> FastAPI:
+    root = FastAPI(title=f"RHP {name}")
+    root.mount(APP_PREFIXES[name], factory(name)(warehouse_url=warehouse_url))
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m plugins.rhp_api.serve")
+    ap.add_argument("--app", choices=sorted(APP_PREFIXES), required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8088)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--warehouse-url", default=None, help="default: RHP_WAREHOUSE_URL / settings")
+    args = ap.parse_args(argv)
+    import uvicorn
+
+    uvicorn.run(build(args.app, args.warehouse_url), host=args.host, port=args.port, log_level="warning",
+                access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

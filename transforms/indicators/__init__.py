@@ -1,0 +1,1 @@
+"""The indicator service: declarations as data, one engine, history, API, CLI, HTML pages."""

@@ -1,0 +1,254 @@
+"""Ingest one landing partition: log every file, read it by its profile, land raw Parquet.
+
+``ingest_partition`` is idempotent for ``(source, institution, day)``: it clears the raw
+partition and rewrites one Parquet file per landed batch; submission-log rows are keyed by
+batch and quarantine rows are replaced per batch, so a rerun never duplicates anything.
+Per file it reconciles ``rows_read = rows_landed + rows_quarantined`` and stores the
+counts on the submission-log row.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+
+from transforms.ingest import submission_log as slog
+from transforms.ingest.quarantine import STAGE, quarantine_row
+from transforms.ingest.raw_store import RawBatchWriter, clear_partition, drop_batch, lineage_for
+from transforms.ingest.readers import iter_records
+from transforms.ingest.textio import ReadNotes
+from transforms.settings import MAPPINGS_DIR, Settings
+from transforms.sources.profile import FileSpec, SourceProfile, load_profiles
+from transforms.sources.records import Reject
+from transforms.warehouse.db import MIGRATIONS_DIR, applied_migrations, dialect, get_engine, replace_partition, split_statements
+
+DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass
+class FileResult:
+    file: str
+    batch_id: str
+    status: str
+    profile_id: str | None = None
+    table: str | None = None
+    rows_read: int = 0
+    rows_landed: int = 0
+    rows_quarantined: int = 0
+    declared_count: int | None = None
+    reconciled: bool | None = None
+    reason: str | None = None
+
+
+@dataclass
+class IngestReport:
+    source: str
+    institution: str
+    day: date
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_landed(self) -> int:
+        return sum(f.rows_landed for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    def by_status(self, status: str) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
+
+
+def discover_partitions(settings: Settings, day: date | None = None) -> list[tuple[str, str, date]]:
+    """Every ``(source, institution, day)`` folder under landing (optionally one day)."""
+    out = []
+    if not settings.landing.is_dir():
+        return out
+    for src in sorted(p for p in settings.landing.iterdir() if p.is_dir()):
+        for inst in sorted(p for p in src.iterdir() if p.is_dir()):
+            for d in sorted(p for p in inst.iterdir() if p.is_dir() and DATE_DIR.match(p.name)):
+                when = date.fromisoformat(d.name)
+                if day is None or when == day:
+                    out.append((src.name, inst.name, when))
+    return out
+
+
+def _literal_chars(pattern: str) -> int:
+    return len(re.sub(r"\[[^\]]*\]|[*?]", "", pattern))
+
+
+def choose_profile(profiles: dict[str, SourceProfile], pins: list[dict], source: str, institution: str,
+                   filename: str) -> tuple[SourceProfile | None, FileSpec | None, str]:
+    """Pinned profiles first (first pin matching the folder), else the most specific pattern."""
+    for pin in pins:
+        if pin.get("source") == source and fnmatch.fnmatchcase(institution, str(pin.get("institution", ""))):
+            ids = pin.get("profiles") or ([pin["profile"]] if pin.get("profile") else [])
+            for pid in ids:
+                prof = profiles.get(pid)
+                if prof is None:
+                    return None, None, f"onboarding pin names unknown profile {pid!r}"
+                spec = prof.spec_for(filename)
+                if spec:
+                    return prof, spec, f"pinned {pid}"
+            return None, None, f"no file pattern of pinned profile(s) {ids} matches {filename!r}"
+    cands = []
+    for prof in profiles.values():
+        if prof.source != source:
+            continue
+        spec = prof.spec_for(filename)
+        if spec:
+            cands.append((_literal_chars(spec.pattern), prof, spec))
+    if not cands:
+        return None, None, f"no profile of source {source!r} has a file pattern matching {filename!r}"
+    cands.sort(key=lambda c: -c[0])
+    if len(cands) > 1 and cands[0][0] == cands[1][0]:
+        tied = [c[1].id for c in cands if c[0] == cands[0][0]]
+        return None, None, f"{filename!r} matches several profiles equally {tied}; pin one in onboarding.yaml"
+    return cands[0][1], cands[0][2], f"pattern {cands[0][2].pattern}"
+
+
+def load_pins(profiles_dir: Path) -> list[dict]:
+    path = profiles_dir / "onboarding.yaml"
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return list(data.get("pins") or [])
+
+
+def migrate_core(engine) -> list[str]:
+    """Apply only the core migrations (0001-0099) that ingest writes to.
+
+    Why not ``db.migrate``: ingest is the first stage and must keep landing files even while
+    a later module's migration is broken or mid-edit; the full migrate runs in later stages
+    and applies the rest in order, since versions are recorded the same way.
+    """
+    done = []
+    with engine.begin() as conn:
+        have = applied_migrations(conn)
+    for path in sorted(MIGRATIONS_DIR.glob("00[0-9][0-9]_*.sql")):
+        if path.stem in have:
+            continue
+        with engine.begin() as conn:
+            for stmt in split_statements(path.read_text(encoding="utf-8"), dialect(conn)):
+                conn.exec_driver_sql(stmt)
+            conn.execute(sa.text("INSERT INTO schema_migrations VALUES (:v, CURRENT_TIMESTAMP)"), {"v": path.stem})
+        done.append(path.stem)
+    return done
+
+
+def _landing_files(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def ingest_partition(settings: Settings, source: str, institution: str, day: date, *,
+                     profiles_dir: Path | None = None) -> IngestReport:
+    """Log, read and land every file of one landing partition; see the module docstring."""
+    pdir = profiles_dir or MAPPINGS_DIR / "sources"
+    profiles, pins = load_profiles(pdir), load_pins(pdir)
+    folder = settings.landing / source / institution / day.isoformat()
+    report = IngestReport(source, institution, day)
+    if not folder.is_dir():
+        return report
+    manifest = slog.load_manifest(folder)
+    engine = get_engine(settings.warehouse_url)
+    migrate_core(engine)
+    clear_partition(settings, source, institution, day)
+    for path in _landing_files(folder):
+        report.files.append(_ingest_file(settings, engine, path, profiles, pins, source, institution, day,
+                                         manifest.get(path.name)))
+    return report
+
+
+def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, institution: str, day: date,
+                 declared: int | None) -> FileResult:
+    rel = path.relative_to(settings.landing).as_posix()
+    sub = slog.new_submission(path, rel, source, institution, day, declared)
+    prof, spec, why = choose_profile(profiles, pins, source, institution, path.name)
+    table = spec.table if spec else None
+    sub.profile_id, sub.dataset = (prof.id if prof else None), table
+    with engine.begin() as conn:
+        slog.classify(conn, sub, table)
+    res = FileResult(rel, sub.batch_id, sub.status, sub.profile_id, table, declared_count=declared)
+    if sub.status == "duplicate":
+        with engine.begin() as conn:
+            slog.upsert(conn, sub)
+        res.reason = sub.status_reason
+        return res
+    if prof is None or spec is None:
+        sub.status, sub.status_reason = "rejected", why
+        with engine.begin() as conn:
+            slog.upsert(conn, sub)
+            _replace_quarantine(conn, sub, [])
+        res.status, res.reason = "rejected", why
+        return res
+
+    notes = ReadNotes()
+    writer = RawBatchWriter(settings, spec.table, source, institution, day,
+                            lineage_for(sub.batch_id, source, prof.id, institution, day, rel))
+    now = datetime.now().replace(microsecond=0)
+    qrows: list[dict] = []
+    file_reject: Reject | None = None
+    try:
+        for rec in iter_records(path, prof, spec, notes=notes):
+            if isinstance(rec, Reject):
+                if rec.extra.get("scope") == "file":
+                    file_reject = rec
+                qrows.append(quarantine_row(rec, len(qrows) + 1, sub.batch_id, spec.table, institution, day,
+                                            rel, now))
+            else:
+                writer.add(rec)
+    except Exception:
+        writer.abort()
+        raise
+    if file_reject is not None:
+        writer.abort()
+        landed = 0
+        sub.status, sub.status_reason = "rejected", file_reject.reason
+    else:
+        writer.close()
+        landed = writer.count
+    sub.rows_landed, sub.rows_quarantined = landed, len(qrows)
+    sub.rows_read = landed + len(qrows)
+    sub.encoding, sub.notes = notes.encoding or None, notes.summary() or None
+    sub.is_zero_report = sub.status != "rejected" and sub.rows_read == 0 and declared in (None, 0)
+    count_ok = declared is None or declared == sub.rows_read
+    sub.reconciled = sub.rows_read == sub.rows_landed + sub.rows_quarantined and count_ok
+    if not count_ok:
+        extra = f"declared {declared} records, read {sub.rows_read}"
+        sub.notes = f"{sub.notes}; {extra}" if sub.notes else extra
+    with engine.begin() as conn:
+        slog.upsert(conn, sub)
+        _replace_quarantine(conn, sub, qrows)
+        if sub.supersedes:
+            slog.mark_superseded(conn, sub.supersedes, sub.batch_id)
+            _replace_quarantine(conn, None, [], batch_id=sub.supersedes)
+    if sub.supersedes:
+        drop_batch(settings, spec.table, source, institution, day, sub.supersedes)
+    res.status, res.reason = sub.status, sub.status_reason
+    res.rows_read, res.rows_landed, res.rows_quarantined = sub.rows_read, landed, len(qrows)
+    res.reconciled = sub.reconciled
+    return res
+
+
+def _replace_quarantine(conn, sub, rows: list[dict], batch_id: str | None = None) -> None:
+    replace_partition(conn, "quarantine", {"batch_id": batch_id or sub.batch_id, "stage": STAGE}, rows)
+
+
+def submission_rows(settings: Settings, source: str | None = None) -> list[dict]:
+    """The submission log as dicts (for reports and tests)."""
+    engine = get_engine(settings.warehouse_url)
+    migrate_core(engine)
+    sql = "SELECT * FROM submission_log" + (" WHERE source = :s" if source else "") + " ORDER BY arrival_time, file_path"
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.text(sql), {"s": source} if source else {})]

@@ -1,0 +1,195 @@
+"""The submission log: every landed file, registered once, with its status.
+
+Completeness and timeliness reports are built on this table, so duplicates, late files,
+corrections, rejections and explicit zero reports are first-class states, not log lines.
+
+Decisions:
+- ``batch_id`` is ``sha256(bytes)[:16]`` (same bytes = same batch). A *duplicate* (same
+  bytes already logged under another path, any name, any day) is still logged, under
+  ``sha256(bytes + path)[:16]`` so the primary key stays unique, with ``duplicate_of``.
+- *corrected*: the name carries ``_corr<N>`` before the extension, or a file with the same
+  base name in the same (source, institution, date) was logged earlier with other bytes.
+  It ``supersedes`` the latest such batch, which gets ``superseded_by`` and leaves the lake.
+- *late*: arrival (file mtime, local time) after the calendar deadline of the dataset
+  (``mappings/submission_calendar.yaml``), else next day 06:00.
+- Precedence: rejected > duplicate > corrected > late > new; the reason names the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from transforms.settings import MAPPINGS_DIR
+
+Status = Literal["new", "duplicate", "late", "corrected", "rejected"]
+CORR = re.compile(r"^(?P<base>.+?)_corr(?P<n>\d+)$")
+MANIFEST = "_manifest.json"
+
+
+@dataclass
+class Submission:
+    """One row of ``submission_log`` (column names are the table's)."""
+
+    batch_id: str
+    source: str
+    institution_code: str
+    partition_date: date
+    file_path: str
+    checksum: str
+    size_bytes: int
+    arrival_time: datetime
+    first_seen_at: datetime
+    status: Status = "new"
+    profile_id: str | None = None
+    dataset: str | None = None
+    declared_count: int | None = None
+    status_reason: str | None = None
+    duplicate_of: str | None = None
+    supersedes: str | None = None
+    superseded_by: str | None = None
+    rows_read: int | None = None
+    rows_landed: int | None = None
+    rows_quarantined: int | None = None
+    is_zero_report: bool | None = None
+    reconciled: bool | None = None
+    encoding: str | None = None
+    notes: str | None = None
+
+
+def file_checksum(path: Path) -> str:
+    """Full sha256 of the file, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def base_name(filename: str) -> tuple[str, int | None]:
+    """``mz_20260301_corr2.csv`` → (``mz_20260301.csv``, 2); other names → (name, None)."""
+    stem, dot, ext = filename.rpartition(".")
+    if not dot:
+        stem, ext = filename, ""
+    m = CORR.match(stem)
+    if not m:
+        return filename, None
+    return m.group("base") + (f".{ext}" if dot else ""), int(m.group("n"))
+
+
+def load_manifest(folder: Path) -> dict[str, int | None]:
+    """Declared counts from the ``_manifest.json`` sidecar (empty when absent)."""
+    path = folder / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: unreadable manifest: {exc}") from exc
+    out: dict[str, int | None] = {}
+    for name, meta in (data.get("files") or {}).items():
+        count = meta.get("declared_count") if isinstance(meta, dict) else None
+        out[name] = int(count) if count is not None else None
+    return out
+
+
+def deadline(source: str, table: str | None, day: date, calendar_path: Path | None = None) -> datetime:
+    """When a file for ``day`` is due: the calendar's dataset deadline, else next day 06:00."""
+    path = calendar_path or MAPPINGS_DIR / "submission_calendar.yaml"
+    if table and path.exists():
+        from transforms.sources.calendar import load_calendar
+
+        for ds in load_calendar(path).datasets:
+            if ds.source == source and ds.table == table:
+                return ds.deadline.due(day)
+    return datetime.combine(day + timedelta(days=1), time(6, 0))
+
+
+def new_submission(path: Path, rel_path: str, source: str, institution: str, day: date,
+                   declared: int | None) -> Submission:
+    """A log entry for a file as found on disk (status still ``new``)."""
+    checksum = file_checksum(path)
+    st = path.stat()
+    return Submission(
+        batch_id=checksum[:16], source=source, institution_code=institution, partition_date=day,
+        file_path=rel_path, checksum=checksum, size_bytes=st.st_size,
+        arrival_time=datetime.fromtimestamp(st.st_mtime).replace(microsecond=0),
+        first_seen_at=datetime.now().replace(microsecond=0), declared_count=declared,
+    )
+
+
+def _rows(conn: Connection, sql: str, **params: object) -> list[dict]:
+    return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
+
+
+def classify(conn: Connection, sub: Submission, table: str | None) -> Submission:
+    """Set duplicate / corrected / late on ``sub`` against what the log already holds."""
+    prior = _rows(conn, "SELECT batch_id, file_path, status FROM submission_log "
+                        "WHERE checksum = :c AND file_path <> :p AND status <> 'duplicate' "
+                        "ORDER BY arrival_time, file_path", c=sub.checksum, p=sub.file_path)
+    if prior:
+        orig = prior[0]
+        sub.status = "duplicate"
+        sub.duplicate_of = orig["batch_id"]
+        sub.batch_id = hashlib.sha256((sub.checksum + sub.file_path).encode()).hexdigest()[:16]
+        sub.status_reason = f"same bytes as {orig['file_path']} (batch {orig['batch_id']}); not landed again"
+        return sub
+    name = Path(sub.file_path).name
+    base, corr = base_name(name)
+    folder = str(Path(sub.file_path).parent)
+    earlier = [
+        r for r in _rows(conn, "SELECT batch_id, file_path, arrival_time, checksum, status FROM submission_log "
+                              "WHERE source = :s AND institution_code = :i AND partition_date = :d "
+                              "AND checksum <> :c AND status NOT IN ('duplicate', 'rejected') "
+                              "ORDER BY arrival_time, file_path",
+                         s=sub.source, i=sub.institution_code, d=sub.partition_date, c=sub.checksum)
+        if str(Path(r["file_path"]).parent) == folder and base_name(Path(r["file_path"]).name)[0] == base
+        and (base_name(Path(r["file_path"]).name)[1] or 0, r["arrival_time"]) < (corr or 0, sub.arrival_time)
+    ]
+    reasons = []
+    due = deadline(sub.source, table, sub.partition_date)
+    late = sub.arrival_time > due
+    if corr is not None or earlier:
+        sub.status = "corrected"
+        if earlier:
+            sub.supersedes = earlier[-1]["batch_id"]
+            reasons.append(f"corrects {earlier[-1]['file_path']} (batch {sub.supersedes})")
+        else:
+            reasons.append(f"named as correction {corr} but no earlier {base} was logged")
+    elif late:
+        sub.status = "late"
+    if late:
+        reasons.append(f"arrived {sub.arrival_time:%Y-%m-%d %H:%M} after deadline {due:%Y-%m-%d %H:%M}")
+    sub.status_reason = "; ".join(reasons) or None
+    return sub
+
+
+def existing(conn: Connection, batch_id: str) -> dict | None:
+    rows = _rows(conn, "SELECT * FROM submission_log WHERE batch_id = :b", b=batch_id)
+    return rows[0] if rows else None
+
+
+def upsert(conn: Connection, sub: Submission) -> None:
+    """Write the entry, keeping ``first_seen_at`` and ``superseded_by`` of an earlier run."""
+    old = existing(conn, sub.batch_id)
+    if old:
+        sub.first_seen_at = old["first_seen_at"]
+        sub.superseded_by = sub.superseded_by or old.get("superseded_by")
+    row = asdict(sub)
+    conn.execute(sa.text("DELETE FROM submission_log WHERE batch_id = :b"), {"b": sub.batch_id})
+    cols = [f.name for f in fields(Submission)]
+    conn.execute(sa.text(f"INSERT INTO submission_log ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"),
+                 row)
+
+
+def mark_superseded(conn: Connection, old_batch: str, new_batch: str) -> None:
+    conn.execute(sa.text("UPDATE submission_log SET superseded_by = :n WHERE batch_id = :o"),
+                 {"n": new_batch, "o": old_batch})

@@ -1,0 +1,1 @@
+"""The standardise stage: typed fields, identity, unified codes and lab units; PII removed."""

@@ -1,0 +1,81 @@
+"""Vectorised casts of raw string columns to canonical types, keeping what fails to cast.
+
+A value that cannot be typed is not dropped: the typed value is null and the reason goes to
+the row's ``_std_issues`` (the validation stage decides quarantine).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from transforms.canonical import FieldType
+
+# Tried after the profile's own format; the raw layer keeps strings exactly as submitted.
+DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d")
+DATETIME_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y%m%d%H%M%S",
+    "%Y%m%d%H%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H时%M分",
+    "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y%m%d%H%M%S.%f", *DATE_FORMATS,
+)
+TRUE_VALUES = {"1", "true", "t", "y", "yes", "是", "有"}
+FALSE_VALUES = {"0", "false", "f", "n", "no", "否", "无"}
+NOT_APPLICABLE = {"/", "／"}
+_TZ = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z)$")
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.isna() | (s.astype("string").str.strip() == "")
+
+
+def cast_datetime(s: pd.Series, kind: FieldType, formats: list[str]) -> pd.Series:
+    """Parse with each format in turn; returns datetime64 (NaT where nothing matched)."""
+    text = s.astype("string").str.strip().str.replace(_TZ, "", regex=True)
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    todo = ~_blank(s)
+    for fmt in [*formats, *(DATETIME_FORMATS if kind == "datetime" else DATE_FORMATS)]:
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        ok = parsed.notna()
+        out.loc[parsed.index[ok]] = parsed[ok].astype("datetime64[us]")
+        todo &= out.isna()
+    return out
+
+
+def cast_column(s: pd.Series, kind: FieldType, formats: list[str]) -> tuple[pd.Series, pd.Series]:
+    """(typed column, reason per row where a non-blank value failed to cast, else NA)."""
+    blank = _blank(s)
+    text = s.astype("string").str.strip()
+    na_mark = text.isin(NOT_APPLICABLE)
+    if kind in ("date", "datetime"):
+        dt = cast_datetime(s, kind, formats)
+        typed = dt.dt.date.astype(object).where(dt.notna(), None) if kind == "date" else dt
+        bad = ~blank & dt.isna()
+        reason = "bad_date" if kind == "date" else "bad_datetime"
+    elif kind in ("decimal", "int"):
+        cleaned = text.str.replace(r"[,，¥￥\s]", "", regex=True)
+        num = pd.to_numeric(cleaned, errors="coerce")
+        if kind == "int":
+            whole = num.notna() & (num % 1 == 0)
+            typed = num.where(whole).astype("Int64")
+            bad = ~blank & ~whole
+        else:
+            typed = num.astype("Float64")
+            bad = ~blank & num.isna()
+        reason = "not_a_number" if kind == "decimal" else "not_an_integer"
+    elif kind == "bool":
+        low = text.str.lower()
+        typed = pd.Series(pd.NA, index=s.index, dtype="boolean")
+        typed[low.isin(TRUE_VALUES).fillna(False)] = True
+        typed[low.isin(FALSE_VALUES).fillna(False)] = False
+        bad = ~blank & typed.isna()
+        reason = "not_a_boolean"
+    else:
+        typed = text.where(~blank, None)
+        return typed, pd.Series(pd.NA, index=s.index, dtype="string")
+    why = pd.Series(pd.NA, index=s.index, dtype="string")
+    why[bad & na_mark] = "not_applicable"
+    why[bad & ~na_mark] = reason
+    return typed, why

@@ -1,0 +1,293 @@
+"""The validate stage: standard layer -> validated layer + quarantine + batch results.
+
+Per partition ``(source, institution, day)``: every catalogue check of each table runs on
+each batch file; rows failing an error-severity check go to the warehouse ``quarantine``
+(one row per rejected record, naming the file, line and values), the rest go to
+``lake/validated`` with warning failures listed in ``_dq_warnings``, and every (batch,
+check) count goes to ``dq_check_result``. Counts reconcile: in = validated + quarantined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from transforms.settings import Settings
+from transforms.validation.catalogue import MART_TABLES, Check, checks_for, load_catalogue
+from transforms.validation.checktypes import RefSets, describe
+from transforms.validation.engine import (
+    CheckOutcome,
+    flags_duckdb,
+    outcomes_from_flags,
+    push_down_counts,
+    runnable,
+    status_for,
+)
+from transforms.warehouse.db import replace_partition, transaction
+
+STAGE = "validate"
+WARNINGS_COL = "_dq_warnings"
+
+
+@dataclass
+class TableCounts:
+    rows_in: int = 0
+    rows_validated: int = 0
+    rows_quarantined: int = 0
+    rows_with_warnings: int = 0
+
+
+@dataclass
+class StageReport:
+    """What one validate run did; ``reconciled`` is in == validated + quarantined for every table."""
+
+    stage: str
+    source: str
+    institution: str
+    day: str
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_quarantined: int = 0
+    checks_run: int = 0
+    checks_failed: int = 0
+    checks_not_run: int = 0
+    reconciled: bool = True
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class FrameResult:
+    """Validation of one batch frame: the split and the per-check outcomes."""
+
+    validated: pd.DataFrame
+    rejected: pd.DataFrame
+    reject_checks: pd.Series  # per rejected row: list of failing error check ids
+    outcomes: list[CheckOutcome]
+
+
+def validate_frame(df: pd.DataFrame, checks: list[Check], refs: RefSets | None) -> FrameResult:
+    """Run ``checks`` on one frame; pure (no I/O), so tests and the stage share it."""
+    cols = set(df.columns)
+    ready, outcomes = [], []
+    for c in checks:
+        why = runnable(c, cols, refs)
+        if why:
+            outcomes.append(CheckOutcome(c, 0, 0, "not_run", why))
+        else:
+            ready.append(c)
+    flags = flags_duckdb(df, ready, refs or {})
+    outcomes = outcomes_from_flags(df, ready, flags) + outcomes
+    errors = [c.check_id for c in ready if c.severity == "error"]
+    warns = [c.check_id for c in ready if c.severity == "warning"]
+    err_any = flags[errors].any(axis=1) if errors else pd.Series(False, index=df.index)
+    warn_text = (flags[warns].apply(lambda r: ";".join(r.index[r.to_numpy()]), axis=1)
+                 if warns and len(df) else pd.Series("", index=df.index, dtype="string"))
+    validated = df.loc[~err_any].copy()
+    validated[WARNINGS_COL] = warn_text.loc[~err_any].astype("string").to_numpy() if len(validated) else []
+    rejected = df.loc[err_any]
+    reject_checks = (flags.loc[err_any, errors].apply(lambda r: list(r.index[r.to_numpy()]), axis=1)
+                     if len(rejected) else pd.Series([], dtype=object))
+    return FrameResult(validated, rejected, reject_checks, outcomes)
+
+
+# ------------------------------------------------------------------ references
+def _warehouse_codes(conn: Connection, table: str, column: str) -> set | None:
+    cols = _columns(conn, table)
+    if not cols or column not in cols:  # the mart is not built yet: fall back to the lake
+        return None
+    rows = conn.execute(sa.text(f'SELECT DISTINCT "{column}" FROM "{table}"')).all()
+    return {r[0] for r in rows if r[0] is not None} or None
+
+
+def _lake_codes(root: Path, table: str, column: str) -> set | None:
+    files = sorted((root / table).glob("**/*.parquet"))
+    if not files:
+        return None
+    codes: set = set()
+    for f in files:
+        codes.update(pd.read_parquet(f, columns=[column])[column].dropna().tolist())
+    return codes or None
+
+
+def load_refs(settings: Settings, conn: Connection, checks: list[Check]) -> RefSets:
+    """Reference sets the foreign-key checks need: the warehouse dimension, else the registry in the lake."""
+    refs: RefSets = {}
+    for c in checks:
+        if c.check_type != "foreign_key":
+            continue
+        key = (c.params["ref_table"], c.params["ref_field"])
+        if key in refs:
+            continue
+        codes = _warehouse_codes(conn, *key)
+        if codes is None and key == ("dim_institution", "institution_code"):
+            codes = _lake_codes(settings.lake / "validated", "institution", "institution_code") or _lake_codes(
+                settings.standard, "institution", "institution_code")
+        if codes is not None:
+            refs[key] = codes
+    return refs
+
+
+# ------------------------------------------------------------------ the stage
+def _partition(root: Path, table: str, source: str, institution: str, day: date) -> Path:
+    return root / table / f"source={source}" / f"institution={institution}" / f"date={day.isoformat()}"
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or (not isinstance(v, (list, dict, str)) and pd.isna(v)):
+        return None
+    if isinstance(v, (pd.Timestamp, datetime, date)):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return v.item()
+    return v if isinstance(v, (str, int, float, bool)) else str(v)
+
+
+def quarantine_rows(table: str, rejected: pd.DataFrame, reject_checks: pd.Series, checks: dict[str, Check],
+                    batch_id: str, institution: str, day: date, now: datetime) -> list[dict]:
+    """One quarantine row per rejected record; the reason names file, line or message, check and values."""
+    out = []
+    for idx, row in rejected.iterrows():
+        ids = reject_checks.loc[idx]
+        file, line, msg = row.get("_file"), _jsonable(row.get("_line")), _jsonable(row.get("_message_id"))
+        where = f"line {line}" if line is not None else (f"message {msg}" if msg else f"row {idx}")
+        parts = []
+        for cid in ids:
+            c = checks[cid]
+            vals = ", ".join(f"{f}={_jsonable(row.get(f))!r}" for f in c.referenced_columns)
+            parts.append(f"{cid} [{describe(c)}] got {vals}")
+        reason = f"{file} {where}: " + "; ".join(parts)
+        locator = f"{line}|{msg}|{idx}"
+        qid = hashlib.sha256(f"{batch_id}|{STAGE}|{ids[0]}|{locator}".encode()).hexdigest()[:24]
+        raw = json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False, default=str)
+        out.append({
+            "quarantine_id": qid, "batch_id": batch_id, "stage": STAGE, "dataset": table,
+            "institution_code": institution, "partition_date": day, "check_id": f"{STAGE}.{ids[0]}",
+            "reason": reason, "file_path": file, "line_no": line, "message_id": msg, "raw_record": raw,
+            "quarantined_at": now, "released": False,
+        })
+    return out
+
+
+def result_rows(outcomes: list[CheckOutcome], batch_id: str, table: str, layer: str, source: str | None,
+                institution: str | None, day: date | None, now: datetime) -> list[dict]:
+    return [{
+        "batch_id": batch_id, "table_name": table, "check_id": o.check.check_id, "check_type": o.check.check_type,
+        "layer": layer, "source": source, "institution_code": institution, "partition_date": day,
+        "category": o.check.category, "severity": o.check.severity, "numerator": o.numerator,
+        "denominator": o.denominator, "pct": o.pct, "threshold": o.check.threshold, "status": o.status,
+        "note": o.note or None, "run_at": now,
+    } for o in outcomes]
+
+
+def validate_partition(settings: Settings, source: str, institution: str, day: date,
+                       catalogue: list[Check] | None = None) -> StageReport:
+    """Validate every standard-layer table of one partition (idempotent: replaces its outputs)."""
+    cat = catalogue if catalogue is not None else load_catalogue()
+    report = StageReport(STAGE, source, institution, day.isoformat())
+    now = datetime.now().replace(microsecond=0)
+    tables = sorted(p.name for p in settings.standard.glob("*") if p.is_dir()) if settings.standard.exists() else []
+    with transaction(settings.warehouse_url) as conn:
+        for table in tables:
+            part = _partition(settings.standard, table, source, institution, day)
+            files = sorted(part.glob("*.parquet"))
+            if not files:
+                continue
+            checks = checks_for(cat, table)
+            by_id = {c.check_id: c for c in checks}
+            refs = load_refs(settings, conn, checks)
+            out_dir = _partition(settings.lake / "validated", table, source, institution, day)
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            out_dir.mkdir(parents=True)
+            counts = TableCounts()
+            for f in files:
+                df = pd.read_parquet(f)
+                batch_id = str(df["_batch_id"].iloc[0]) if "_batch_id" in df.columns and len(df) else f.stem
+                res = validate_frame(df, checks, refs)
+                res.validated.to_parquet(out_dir / f.name, index=False)
+                q = quarantine_rows(table, res.rejected, res.reject_checks, by_id, batch_id, institution, day, now)
+                conn.execute(sa.text("DELETE FROM quarantine WHERE stage = :s AND batch_id = :b AND dataset = :t"),
+                             {"s": STAGE, "b": batch_id, "t": table})
+                if q:
+                    conn.execute(sa.text(f"INSERT INTO quarantine ({', '.join(q[0])}) "
+                                         f"VALUES ({', '.join(':' + k for k in q[0])})"), q)
+                replace_partition(conn, "dq_check_result", {"batch_id": batch_id, "table_name": table},
+                                  result_rows(res.outcomes, batch_id, table, "standard", source, institution,
+                                              day, now))
+                counts.rows_in += len(df)
+                counts.rows_validated += len(res.validated)
+                counts.rows_quarantined += len(res.rejected)
+                counts.rows_with_warnings += int((res.validated[WARNINGS_COL].fillna("") != "").sum())
+                report.checks_run += sum(o.status != "not_run" for o in res.outcomes)
+                report.checks_failed += sum(o.status == "fail" for o in res.outcomes)
+                report.checks_not_run += sum(o.status == "not_run" for o in res.outcomes)
+            report.tables[table] = vars(counts)
+            report.rows_in += counts.rows_in
+            report.rows_out += counts.rows_validated
+            report.rows_quarantined += counts.rows_quarantined
+            report.reconciled &= counts.rows_in == counts.rows_validated + counts.rows_quarantined
+    return report
+
+
+# ------------------------------------------------------------------ warehouse marts and thresholds
+def _columns(conn: Connection, table: str) -> set[str] | None:
+    """Column names of a warehouse table, or None when it does not exist (no failed query:
+    DuckDB cannot roll back to a savepoint)."""
+    rows = conn.execute(sa.text(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = :t AND table_schema = current_schema()"), {"t": table}).all()
+    return {r[0] for r in rows} or None
+
+
+def validate_marts(conn: Connection, catalogue: list[Check] | None = None,
+                   run_day: date | None = None) -> list[CheckOutcome]:
+    """Run the mart checks inside the warehouse (SQL pushdown) and store them as batch ``marts:<day>``."""
+    cat = catalogue if catalogue is not None else load_catalogue()
+    day = run_day or date.today()
+    batch_id = f"marts:{day.isoformat()}"
+    now = datetime.now().replace(microsecond=0)
+    everything: list[CheckOutcome] = []
+    for table in MART_TABLES:
+        checks = checks_for(cat, table)
+        if not checks:
+            continue
+        cols = _columns(conn, table)
+        ready, outcomes = [], []
+        for c in checks:
+            why = f"table {table} not built" if cols is None else runnable(c, cols, None)
+            if not why and c.check_type == "foreign_key" and _columns(conn, c.params["ref_table"]) is None:
+                why = f"reference table {c.params['ref_table']} not built"
+            (outcomes.append(CheckOutcome(c, 0, 0, "not_run", why)) if why else ready.append(c))
+        outcomes = push_down_counts(conn, table, ready) + outcomes
+        replace_partition(conn, "dq_check_result", {"batch_id": batch_id, "table_name": table},
+                          result_rows(outcomes, batch_id, table, "mart", None, None, day, now))
+        everything += outcomes
+    return everything
+
+
+def recompute_status(conn: Connection, catalogue: list[Check] | None = None) -> int:
+    """Apply the catalogue's current thresholds to stored counts (no re-validation); rows changed."""
+    cat = catalogue if catalogue is not None else load_catalogue()
+    changed = 0
+    for c in cat:
+        rows = conn.execute(sa.text(
+            "SELECT batch_id, table_name, numerator, denominator, threshold, status FROM dq_check_result "
+            "WHERE check_id = :c AND status <> 'not_run'"), {"c": c.check_id}).all()
+        for b, t, num, den, thr, status in rows:
+            new = status_for(int(num), int(den), c.threshold)
+            if new != status or float(thr) != c.threshold:
+                conn.execute(sa.text(
+                    "UPDATE dq_check_result SET status = :s, threshold = :th "
+                    "WHERE batch_id = :b AND table_name = :t AND check_id = :c"),
+                    {"s": new, "th": c.threshold, "b": b, "t": t, "c": c.check_id})
+                changed += 1
+    return changed

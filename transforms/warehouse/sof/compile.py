@@ -1,0 +1,212 @@
+"""Compile a SQL-on-FHIR v2 ViewDefinition into ONE SELECT for DuckDB or PostgreSQL.
+
+Why one SELECT: the view then runs where the resources are (set-based, no Python per row),
+and a mart is simply ``INSERT INTO mart SELECT …``. Each ``select`` node becomes a LATERAL
+subquery: its iteration (forEach → inner join, forEachOrNull → left join, repeat → recursive
+CTE) numbered with ROW_NUMBER for %rowIndex, its columns, then its nested selects and its
+unionAll branches cross-joined in spec order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from transforms.warehouse.sof import fhirpath as fp
+from transforms.warehouse.sof.dialect import DialectName, get_dialect, quote_ident, quote_string
+from transforms.warehouse.sof.errors import SofError
+from transforms.warehouse.sof.model import Column, Select, ViewDefinition, parse_view
+from transforms.warehouse.sof.translate import (
+    Coll,
+    Context,
+    convert,
+    from_clause,
+    kind_of_fhir_type,
+    order_clause,
+    scalar,
+    translate,
+    where_clause,
+)
+
+
+@dataclass(frozen=True)
+class CompiledColumn:
+    name: str
+    type: str | None
+    collection: bool
+
+
+def _parse(path: str, where: str) -> object:
+    try:
+        return fp.parse(path)
+    except SofError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+
+
+def _translate(path: str, where: str, ctx: Context) -> Coll:
+    try:
+        return translate(_parse(path, where), ctx)
+    except SofError as exc:
+        if str(exc).startswith(where):
+            raise
+        raise type(exc)(f"{where}: {exc}") from None
+
+
+def _column_sql(col: Column, where: str, ctx: Context) -> str:
+    c = _translate(col.path, where, ctx)
+    d = ctx.dialect
+    if col.collection:
+        item = convert(d, c.value, c.kind, "json")
+        agg = d.json_agg(item, order_clause(c))
+        present = where_clause(c, (f"{c.value} IS NOT NULL",))
+        return f"COALESCE((SELECT {agg}{from_clause(c)}{present}), {d.empty_json_array()})"
+    target = kind_of_fhir_type(col.type) or ("text" if c.kind == "json" else c.kind)
+    return scalar(c, "single", value=convert(d, c.value, c.kind, target))
+
+
+def _where_sql(path: str, where: str, ctx: Context) -> str:
+    """A view-level where: must be boolean; a non-boolean value fails the query, naming the path."""
+    c = _translate(path, where, ctx)
+    d = ctx.dialect
+    if c.kind == "bool":
+        return f"COALESCE({scalar(c)}, FALSE)"
+    if c.kind != "json":
+        raise SofError(f"{where}: path {path!r} is not boolean (it yields {c.kind})")
+    x = scalar(c)
+    msg = f"{quote_string(f'{where}: path {path!r} must be boolean, got ')} || {d.text(x)}"
+    return (f"COALESCE(CASE WHEN {x} IS NULL THEN NULL WHEN {d.is_boolean(x)} THEN {d.boolean(x)} "
+            f"ELSE {d.raise_error(msg)} END, FALSE)")
+
+
+class _Compiler:
+    def __init__(self, view: ViewDefinition, dialect: DialectName):
+        self.view = view
+        self.d = get_dialect(dialect)
+        self.counter = itertools.count()
+        self.constants = {c.name: (c.value, c.value_type) for c in view.constant}
+
+    def ctx(self, focus: str, row_index: str) -> Context:
+        return Context(dialect=self.d, focus=focus, row_index=row_index, constants=self.constants,
+                       resource_type=self.view.resource, counter=self.counter)
+
+    def alias(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}"
+
+    def node(self, sel: Select, where: str, focus: str, row_index: str) -> tuple[str, list[CompiledColumn]]:
+        """SQL of one select node (a subquery) and its columns in output order."""
+        d = self.d
+        ctx = self.ctx(focus, row_index)
+        if sel.forEach is not None or sel.forEachOrNull is not None:
+            key = "forEach" if sel.forEach is not None else "forEachOrNull"
+            items = _translate(getattr(sel, key), f"{where}.{key}", ctx)
+            if items.kind != "json":
+                raise SofError(f"{where}.{key}: must select FHIR elements, not a {items.kind} value")
+            it = self.alias("it")
+            number = f"ROW_NUMBER() OVER ({order_clause(items).strip()}) - 1"
+            present = where_clause(items, (f"{items.value} IS NOT NULL",))
+            items_sql = f"SELECT {items.value} AS item, {number} AS idx{from_clause(items)}{present}"
+            if key == "forEach":
+                source = f"(SELECT 1 AS one) AS {self.alias('d')} CROSS JOIN LATERAL ({items_sql}) AS {it}"
+                focus, row_index = f"{it}.item", f"{it}.idx"
+            else:
+                source = f"(SELECT 1 AS one) AS {self.alias('d')} LEFT JOIN LATERAL ({items_sql}) AS {it} ON TRUE"
+                focus, row_index = f"{it}.item", f"COALESCE({it}.idx, 0)"
+        elif sel.repeat is not None:
+            source, focus, row_index = self.repeat(sel.repeat, f"{where}.repeat", ctx)
+        else:
+            source = f"(SELECT 1 AS one) AS {self.alias('d')}"
+        inner = self.ctx(focus, row_index)
+        exprs: list[str] = []
+        cols: list[CompiledColumn] = []
+        for i, col in enumerate(sel.column):
+            exprs.append(f"{_column_sql(col, f'{where}.column[{i}] {col.name!r}', inner)} AS {quote_ident(col.name)}")
+            cols.append(CompiledColumn(col.name, col.type, bool(col.collection)))
+        for i, sub in enumerate(sel.select):
+            sql, sub_cols = self.node(sub, f"{where}.select[{i}]", focus, row_index)
+            alias = self.alias("s")
+            source += f" CROSS JOIN LATERAL ({sql}) AS {alias}"
+            exprs += [f"{alias}.{quote_ident(c.name)}" for c in sub_cols]
+            cols += sub_cols
+        if sel.unionAll:
+            branches = [self.node(b, f"{where}.unionAll[{i}]", focus, row_index) for i, b in enumerate(sel.unionAll)]
+            names = [c.name for c in branches[0][1]]
+            for i, (_, bcols) in enumerate(branches[1:], start=1):
+                if [c.name for c in bcols] != names:
+                    raise SofError(f"{where}.unionAll[{i}]: columns {[c.name for c in bcols]} differ from "
+                                   f"unionAll[0] columns {names} (names and order must match)")
+            alias = self.alias("u")
+            union = " UNION ALL ".join(f"SELECT * FROM ({sql}) AS {self.alias('b')}" for sql, _ in branches)
+            source += f" CROSS JOIN LATERAL ({union}) AS {alias}"
+            exprs += [f"{alias}.{quote_ident(n)}" for n in names]
+            cols += branches[0][1]
+        if not exprs:
+            exprs = ["1 AS one_"]
+        return f"SELECT {', '.join(exprs)} FROM {source}", cols
+
+    def repeat(self, paths: list[str], where: str, ctx: Context) -> tuple[str, str, str]:
+        """Recursive traversal of ``paths`` (depth-first, in path order) as a recursive CTE."""
+        d = self.d
+        if not paths:
+            raise SofError(f"{where}: needs at least one path")
+        rec = self.alias("rec")
+        seeds, steps = [], []
+        for p_i, path in enumerate(paths):
+            top = _translate(path, f"{where}[{p_i}]", ctx)
+            seeds.append(f"SELECT {top.value} AS item, {d.int_array([str(p_i), *top.ords])} AS pos"
+                         f"{from_clause(top)}{where_clause(top, (f'{top.value} IS NOT NULL',))}")
+            step = _translate(path, f"{where}[{p_i}]", self.ctx(f"{rec}.item", ctx.row_index))
+            steps.append(f"SELECT {step.value} AS item, {d.int_array([str(p_i), *step.ords])} AS pos"
+                         f"{from_clause(step)}{where_clause(step, (f'{step.value} IS NOT NULL',))}")
+        kids = self.alias("k")
+        seed_sql = " UNION ALL ".join(seeds)
+        step_sql = (f"SELECT {kids}.item, {d.concat_array(f'{rec}.pos', f'{kids}.pos')} FROM {rec} "
+                    f"CROSS JOIN LATERAL ({' UNION ALL '.join(steps)}) AS {kids}")
+        it = self.alias("it")
+        body = f"SELECT * FROM ({seed_sql}) AS {self.alias('sd')} UNION ALL {step_sql}"
+        items = (f"WITH RECURSIVE {rec}(item, pos) AS ({body}) "
+                 f"SELECT item, ROW_NUMBER() OVER (ORDER BY pos) - 1 AS idx FROM {rec}")
+        source = f"(SELECT 1 AS one) AS {self.alias('d')} CROSS JOIN LATERAL ({items}) AS {it}"
+        return source, f"{it}.item", f"{it}.idx"
+
+
+def compile_view_columns(
+    view: dict,
+    dialect: DialectName,
+    source_table: str = "fhir_resource",
+    passthrough: list[str] | tuple[str, ...] = (),
+    where_sql: str | None = None,
+) -> tuple[str, list[CompiledColumn]]:
+    """Like ``compile_view`` but also returns the view's columns (name, type, collection)."""
+    model = parse_view(view)
+    comp = _Compiler(model, dialect)
+    root = "r.resource"
+    body, cols = comp.node(Select(select=model.select), "select", root, "0")
+    names = [c.name for c in cols]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SofError(f"view {model.name or model.resource!r}: duplicate column names {dup}")
+    conds = [f"r.resource_type = {quote_string(model.resource)}"]
+    if where_sql:
+        conds.append(f"({where_sql})")
+    for i, w in enumerate(model.where):
+        conds.append(_where_sql(w.path, f"where[{i}]", comp.ctx(root, "0")))
+    out = [f"r.{quote_ident(p)}" for p in passthrough] + [f"v.{quote_ident(n)}" for n in names]
+    sql = (f"SELECT {', '.join(out)} FROM {source_table} AS r CROSS JOIN LATERAL ({body}) AS v "
+           f"WHERE {' AND '.join(conds)}")
+    return sql, cols
+
+
+def compile_view(
+    view: dict,
+    dialect: DialectName,
+    source_table: str = "fhir_resource",
+    passthrough: list[str] | tuple[str, ...] = (),
+    where_sql: str | None = None,
+) -> str:
+    """One SELECT producing the view's rows from ``source_table(id, resource_type, resource)``.
+
+    ``passthrough`` columns of the source table (e.g. person_key, lineage) come first, as is.
+    ``where_sql`` is an extra SQL filter on the source rows (alias ``r``), e.g. a partition.
+    Raises ViewDefinitionError / FhirPathSyntaxError / SofError naming the bad field.
+    """
+    return compile_view_columns(view, dialect, source_table, passthrough, where_sql)[0]
