@@ -135,3 +135,26 @@ def test_gbk_hl7_and_undecodable_message(tmp_path):
     recs = list(iter_records(p, prof, prof.files[0], notes=ReadNotes()))
     assert recs[0].values["item_name"] == "葡萄糖"
     assert recs[1].check_id == "ingest.hl7.encoding" and "byte offset" in recs[1].reason
+
+
+@pytest.mark.parametrize("path", ["PID-3", "PID-3.1", "PID-5.1", "OBX-5", "OBX-3.2", "MSH-10", "OBR-7.1",
+                                  "PID-3.2", "OBX-3.1.1", "ZZ1-4.1"])
+def test_plain_field_shortcut_equals_hl7apy(path):
+    """The shortcut for fields without separators must give exactly what hl7apy gives."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from transforms.ingest.hl7v2 import extract, extract_hl7apy, parse_path
+
+    p = parse_path(path)
+    enc = "|^~\\&"
+    plain = st.text(st.characters(blacklist_characters="|^~\\&\r\n", blacklist_categories=("Cs",)),
+                    min_size=1, max_size=20)
+
+    @settings(max_examples=40, deadline=None)
+    @given(plain)
+    def check(text):
+        assert extract(text, p.seg, p.field, p.comp, p.sub, "2.5", enc) == \
+            extract_hl7apy(text, p.seg, p.field, p.comp, p.sub, "2.5", enc)
+
+    check()

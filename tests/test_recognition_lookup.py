@@ -11,7 +11,7 @@ from transforms.recognition.demo_data import DEMO_AT, EXPECTED, PK_A, seed_demo
 from transforms.recognition.fhir_views import everything_bundle, results_bundle
 from transforms.recognition.index import refresh_index
 from transforms.recognition.lookup import LookupInputError, lookup
-from transforms.recognition.outcomes import OutcomeError, record_outcome, recognition_rates
+from transforms.recognition.outcomes import OutcomeError, recognition_rates, record_outcome
 from transforms.settings import load_settings
 from transforms.warehouse.db import get_engine, migrate
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from transforms.canonical import LINEAGE_FIELDS, TABLES
 from transforms.settings import MAPPINGS_DIR, load_settings
 from transforms.standardise.run import partition_dir, standardise_partition
-from transforms.warehouse.db import transaction
+from transforms.terminology.warehouse import own_transaction as transaction
 
 DAY = date(2026, 3, 1)
 PROFILE = """\
@@ -28,8 +28,15 @@ files:
 dictionaries: {lab: lis_b}
 """
 ONBOARDING = """\
-institutions:
-  H2: {lis: {profile: test_lis_b, dictionaries: {lab: lis_c}}}
+version: 1
+pins:
+  - source: lis
+    institution: "H2"
+    profiles: [test_lis_b]
+    dictionaries: {lab: lis_c}
+  - source: lis
+    institution: "*"
+    profiles: [test_lis_b]
 """
 PERSON = {"id_number": "11010519491231002X", "patient_name": "王芳", "sex_code": "女",
           "birth_date": "1949-12-31", "phone": "13800138000"}
@@ -173,10 +180,9 @@ def test_unmapped_report_ranks_by_records_and_institution(rhp_home, mappings):
 
 
 @pytest.mark.local
-def test_remap_end_to_end(rhp_home, mappings):
-    from transforms.terminology.codeset import load_codeset
+def test_remap_end_to_end(rhp_home, mappings, capsys):
     from transforms.terminology.remap import remap
-    from transforms.terminology.suggest import accept
+    from transforms.terminology.suggest import main as suggest_main
     from transforms.terminology.warehouse import unmapped_report
 
     s = load_settings()
@@ -189,7 +195,13 @@ def test_remap_end_to_end(rhp_home, mappings):
     with transaction(s.warehouse_url) as conn:
         assert "C205" in set(unmapped_report(conn)["local_code"])
     assert remap(s) == []  # nothing maps yet
-    accept(load_codeset(), "lab", "lis_c", "C205", "2823-3", "reviewer-wang", "血钾")
+    assert suggest_main(["--dictionary", "lis_c", "--kind", "lab", "--top", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("C205\t血钾") and "2823-3" in lines[1]  # top candidate via the synonym list
+    assert len(lines) == 4
+    assert suggest_main(["--dictionary", "lis_c", "--kind", "lab", "--accept", "C205=2823-3",
+                         "--reviewer", "reviewer-wang"]) == 0
+    assert "map_version 2026.2" in capsys.readouterr().out
     h1_mtime = next(partition_dir(s.standard, "lab_result", "lis", "H1", DAY).glob("*.parquet")).stat().st_mtime_ns
     assert remap(s) == [{"source": "lis", "institution": "H2", "day": DAY.isoformat()}]
     after = read_std(s, "lab_result", "lis", "H2")
@@ -203,13 +215,16 @@ def test_remap_end_to_end(rhp_home, mappings):
 
 def _fill_and_scan(url: str, std: pd.DataFrame) -> tuple[list, list]:
     from transforms.identity.pii_scan import scan_warehouse
+    from transforms.terminology.codeset import load_codeset
     from transforms.terminology.warehouse import load_code_systems
 
     cols = ["person_key", "name_masked", "item_code", "item_name", "value", "_file", "id_issues"]
     rows = std[cols].astype(object).where(std[cols].notna(), None).to_dict("records")
     with transaction(url) as conn:
         counts = load_code_systems(conn)
-        assert counts["cs_concept"] > 100 and counts["cm_concept_map"] == 155
+        cs = load_codeset()
+        assert counts["cs_concept"] == sum(len(c.concepts) for c in cs.systems.values())
+        assert counts["cm_concept_map"] == sum(len(m) for m in cs.maps.values())
         conn.execute(sa.text("CREATE TABLE std_lab (" + ", ".join(f"{c} VARCHAR" for c in cols) + ")"))
         conn.execute(sa.text(f"INSERT INTO std_lab VALUES ({', '.join(':' + c for c in cols)})"), rows)
         clean = scan_warehouse(conn, known_names=["王芳"])
@@ -246,3 +261,23 @@ def test_load_code_systems_and_pii_scan_postgres(pg_url, rhp_home, mappings, mon
             "SELECT COUNT(*) FROM cm_concept_map m JOIN cs_concept c "
             "ON c.system = m.target_system AND c.code = m.target_code")).scalar()
         assert n == conn.execute(sa.text("SELECT COUNT(*) FROM cm_concept_map")).scalar()
+
+
+@pytest.mark.unit
+def test_dictionary_resolution_reads_both_onboarding_shapes(tmp_path):
+    from transforms.standardise.dictionaries import load_source_config
+
+    (tmp_path / "test_lis_b.yaml").write_text(PROFILE, encoding="utf-8")
+    (tmp_path / "onboarding.yaml").write_text(
+        "pins:\n  - {source: lis, institution: 'H??????00002', dictionaries: {lab: lis_c}}\n"
+        "  - {source: lis, institution: 'H*'}\n"
+        "institutions:\n  Z9: {lis: {dictionaries: {lab: lis_a}}}\n", encoding="utf-8")
+    cfg = load_source_config(tmp_path)
+    assert cfg.dictionary("lab", "lis", "H11010500002", "test_lis_b") == "lis_c"
+    assert cfg.dictionary("lab", "lis", "H11010500001", "test_lis_b") == "lis_b"  # pin without dictionaries
+    assert cfg.dictionary("lab", "his", "H11010500002", "test_lis_b") == "lis_b"  # other source
+    assert cfg.dictionary("lab", "lis", "Z9", None) == "lis_a"
+    assert cfg.dictionary("lab", "lis", "Q1", "unknown-profile") is None
+    assert cfg.formats("test_lis_b", "lab_result") == {"report_time": "%Y%m%d%H%M%S"}
+    (tmp_path / "broken.yaml").write_text("id: x\nformat: nope\n", encoding="utf-8")
+    assert any("broken.yaml" in w for w in load_source_config(tmp_path).warnings)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,7 +72,8 @@ def run_stage(stage: PartitionStage, settings: Settings, source: str, institutio
     report = report_as_dict(func(settings, source, institution, day))
     report.setdefault("stage", stage)
     report.update(source=source, institution=institution, day=day.isoformat(),
-                  seconds=round(time.perf_counter() - started, 3))
+                  seconds=round(time.perf_counter() - started, 3),
+                  worker=os.environ.get("RHP_WORKER_NAME") or socket.gethostname(), pid=os.getpid())
     return report
 
 

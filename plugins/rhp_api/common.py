@@ -7,6 +7,7 @@ denied, bad input, crash), and no internal error text (SQL, stack) may reach the
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +69,11 @@ def error_body(status: int, message: str, audit_id: str | None, fhir: bool) -> J
 
 def audited(ctx: ServiceContext, request: Request, action: str, work: Callable[[AuditEvent], Any],
             fhir: bool = False) -> Response:
-    """Run ``work(event)``; whatever happens, write the audit event, then answer."""
+    """Run ``work(event)``; whatever happens, write the audit event, then answer.
+
+    ``work`` may store the event itself inside its own transaction (``write_audit(conn, ev)``
+    after setting the final outcome); if that transaction fails, the error is audited here.
+    """
     event = AuditEvent(action=action, outcome="error", http_status=500, path=request.url.path)
     try:
         result = work(event)
@@ -86,9 +91,13 @@ def audited(ctx: ServiceContext, request: Request, action: str, work: Callable[[
         event.outcome, event.http_status, event.detail = outcome, exc.status, str(exc)
     except Exception as exc:  # never leak SQL or stack text to the caller
         log.exception("%s failed", action)
+        event.outcome, event.http_status = "error", 500
         event.detail = f"internal error: {type(exc).__name__}"
     finally:
-        audit_id = ctx.audit(event)
+        if event.written and event.outcome != "allowed":
+            event.written = False  # the work's transaction (and its audit row) rolled back
+            event.audit_id = uuid.uuid4().hex
+        audit_id = event.audit_id if event.written else ctx.audit(event)
     message = event.detail if event.http_status < 500 else f"internal error (audit id {audit_id})"
     return error_body(event.http_status, message or "error", audit_id, fhir)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from plugins.rhp_api.common import ApiError, audited, authorise, install_validation_handler, require_purpose
 from plugins.rhp_api.context import ServiceContext, _utcnow
 from transforms.api_security.access import relationship_basis
-from transforms.api_security.audit import AuditEvent, read_audit
+from transforms.api_security.audit import AuditEvent, read_audit, write_audit
 from transforms.api_security.roles import Role
 from transforms.recognition.fhir_views import results_bundle
 from transforms.recognition.lookup import (
@@ -28,7 +28,7 @@ from transforms.recognition.lookup import (
     validate_institution,
     validate_person_key,
 )
-from transforms.recognition.outcomes import record_outcome, recognition_rates
+from transforms.recognition.outcomes import recognition_rates, record_outcome
 
 
 class OutcomeIn(BaseModel):
@@ -92,10 +92,12 @@ def create_app(warehouse_url: str | None = None, tokens_path: Path | None = None
                                    "relationship with this resident")
                 ev.access_basis = basis
                 res = lookup(conn, person_key, codes, inst, at=at, rules=ctx.rules, principal=p.principal)
-            ev.returned_count = len(res.results)
-            ev.returned_ids = ";".join(r.result_id for r in res.results)
-            ev.statuses = ";".join(f"{k}={v}" for k, v in sorted(res.status_counts().items()))
-            ev.detail = f"lookup_id={res.lookup_id}"
+                ev.returned_count = len(res.results)
+                ev.returned_ids = ";".join(r.result_id for r in res.results)
+                ev.statuses = ";".join(f"{k}={v}" for k, v in sorted(res.status_counts().items()))
+                ev.detail = f"lookup_id={res.lookup_id}"
+                ev.outcome, ev.http_status = "allowed", 200
+                write_audit(conn, ev)  # same transaction as the lookup rows: one commit
             if fmt == "fhir":
                 return JSONResponse(results_bundle(res), media_type="application/fhir+json")
             return res.to_json()
@@ -114,6 +116,8 @@ def create_app(warehouse_url: str | None = None, tokens_path: Path | None = None
                                         institution=p.institution_code if p.role is Role.clinician else None)
             ev.person_key = stored["person_key"]
             stored.pop("person_key")
+            if stored["price_yuan"] is not None:  # money as an exact decimal string
+                stored["price_yuan"] = str(stored["price_yuan"])
             return stored
 
         return audited(ctx, request, "record_outcome", work)

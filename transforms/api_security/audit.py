@@ -45,6 +45,7 @@ class AuditEvent:
     detail: str | None = None
     audit_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     event_time: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    written: bool = field(default=False, compare=False)  # set once stored; not a column
 
 
 def _clip(v: object, n: int = 2000) -> object:
@@ -52,13 +53,18 @@ def _clip(v: object, n: int = 2000) -> object:
 
 
 def write_audit(target: Engine | Connection, event: AuditEvent) -> str:
-    """Insert one audit row (own transaction when given an Engine); returns the audit id."""
-    row = {k: _clip(v) for k, v in asdict(event).items()}
+    """Insert one audit row (own transaction when given an Engine); returns the audit id.
+
+    Given a Connection, the row commits or rolls back with the caller's work: the lookup uses
+    this so a successful lookup costs one commit (one WAL flush), not two.
+    """
+    row = {k: _clip(v) for k, v in asdict(event).items() if k != "written"}
     if isinstance(target, Engine):
         with target.begin() as conn:
             conn.execute(_INSERT, row)
     else:
         target.execute(_INSERT, row)
+    event.written = True
     return event.audit_id
 
 

@@ -7,10 +7,16 @@ second one, so the id may depend only on who issued the record and its business 
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 from transforms.terminology import systems
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, systems.FHIR_ID_NAMESPACE)
+
+
+@lru_cache(maxsize=65_536)  # institutions and practitioners are referenced over and over
+def _uuid5(name: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, name))
 
 
 def resource_id(resource_type: str, *parts: object) -> str:
@@ -18,7 +24,7 @@ def resource_id(resource_type: str, *parts: object) -> str:
     if not parts or any(p is None or p == "" for p in parts):
         raise ValueError(f"{resource_type}: cannot derive an id from an incomplete key {parts!r}")
     name = "|".join([resource_type, *(str(p) for p in parts)])
-    return str(uuid.uuid5(_NAMESPACE, name))
+    return _uuid5(name)
 
 
 def patient_id(person_key: str) -> str:

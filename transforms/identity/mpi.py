@@ -46,7 +46,10 @@ def resolve(
     """
     n = len(df)
     idx = df.index
-    col = (lambda c: df[c] if c in df.columns else pd.Series([None] * n, index=idx, dtype=object))
+
+    def col(c: str) -> pd.Series:
+        return df[c] if c in df.columns else pd.Series([None] * n, index=idx, dtype=object)
+
     sex_std = sex_std if sex_std is not None else pd.Series([None] * n, index=idx, dtype=object)
     birth_submitted = birth_submitted if birth_submitted is not None else pd.Series([None] * n, index=idx)
     checks = {v: rid.check(v) for v in col("id_number").dropna().unique()}
@@ -65,6 +68,20 @@ def resolve(
     names, phones, local_ids = _values(col("patient_name")), _values(col("phone")), _values(col("patient_local_id"))
     ids, sexes, births = _values(col("id_number")), _values(sex_std), _values(birth_submitted)
     pending: list[int] = []
+    memo: dict[tuple, str | None] = {}  # lab batches repeat each person ~10x: hash each link value once
+
+    def demo_hash(name: str | None, sex: str | None, birth: date | None, phone: str | None) -> str | None:
+        k = ("d", name, sex, birth, phone)
+        if k not in memo:
+            demo = pk.demographic_link_value(name, sex, birth, phone)
+            memo[k] = pk.demographic_hash(key, demo) if demo else None
+        return memo[k]
+
+    def id_hash(id18: str) -> str:
+        k = ("i", id18)
+        if k not in memo:
+            memo[k] = pk.id_key(key, id18)
+        return memo[k]  # type: ignore[return-value]
     for i in range(n):
         c = checks[ids[i]] if ids[i] is not None else rid.check(None)
         issues = list(c.issues) + list(rid.cross_check(c, sexes[i], births[i]))
@@ -73,22 +90,20 @@ def resolve(
         out["sex_std"][i] = c.sex_code if c.valid else sexes[i]
         out["birth_date_std"][i] = c.birth_date if c.valid else births[i]
         if c.valid and c.id18:
-            person = pk.id_key(key, c.id18)
+            person = id_hash(c.id18)
             out["person_key"][i] = person
             out["link_method"][i] = "id_number_upgraded_15" if c.upgraded_from_15 else "id_number"
             note(person, "id_number", person, out["link_method"][i])
-            demo = pk.demographic_link_value(names[i], out["sex_std"][i], out["birth_date_std"][i], phones[i])
-            if demo:
-                h = pk.demographic_hash(key, demo)
+            h = demo_hash(names[i], out["sex_std"][i], out["birth_date_std"][i], phones[i])
+            if h:
                 links.setdefault(h, person)
                 note(h, "demographic", links[h], "id_number")
         else:
             pending.append(i)
     for i in pending:  # after every valid ID in the batch has registered its demographics
-        demo = pk.demographic_link_value(names[i], out["sex_std"][i], out["birth_date_std"][i], phones[i])
+        h = demo_hash(names[i], out["sex_std"][i], out["birth_date_std"][i], phones[i])
         local = local_ids[i]
-        if demo:
-            h = pk.demographic_hash(key, demo)
+        if h:
             person = links.setdefault(h, h)
             out["person_key"][i], out["link_method"][i] = person, "demographic"
             note(h, "demographic", person, "demographic" if person == h else "id_number")
@@ -116,38 +131,68 @@ def known_demographic_links(conn: Connection) -> dict[str, str]:
     return {h: p for h, p in rows}
 
 
-def upsert_links(conn: Connection, links: dict[str, LinkRecord], day: date) -> int:
-    """Merge this batch's links into ``person_link`` (first_seen kept, institutions unioned)."""
-    if not links:
-        return 0
-    hashes = list(links)
-    existing: dict[str, tuple] = {}
+def _existing(conn: Connection, hashes: list[str]) -> dict[str, tuple]:
+    found: dict[str, tuple] = {}
+    if conn.dialect.name.startswith("duckdb"):
+        raw = conn.connection.driver_connection
+        raw.register("_link_keys", pd.DataFrame({"link_hash": hashes}))
+        try:
+            rows = raw.execute(
+                "SELECT p.link_hash, person_key, link_method, first_seen, last_seen, institutions, n_records "
+                "FROM person_link p JOIN _link_keys k ON k.link_hash = p.link_hash").fetchall()
+        finally:
+            raw.unregister("_link_keys")
+        return {r[0]: r for r in rows}
     for start in range(0, len(hashes), 500):
         chunk = hashes[start:start + 500]
         params = {f"h{j}": h for j, h in enumerate(chunk)}
         q = sa.text("SELECT link_hash, person_key, link_method, first_seen, last_seen, institutions, n_records "
                     f"FROM person_link WHERE link_hash IN ({', '.join(':' + p for p in params)})")
-        existing.update({r[0]: r for r in conn.execute(q, params)})
-    rows = []
-    for h, rec in links.items():
-        old = existing.get(h)
-        if old:
-            insts = set(old[5].split("|")) | rec.institutions
-            first = min(old[3], day) if old[3] else day
-            last = max(old[4], day) if old[4] else day
-            rows.append({"link_hash": h, "link_type": rec.link_type, "person_key": old[1], "link_method": old[2],
-                         "first_seen": first, "last_seen": last, "institutions": "|".join(sorted(insts)),
-                         "n_records": int(old[6]) + rec.n_records})
-        else:
-            rows.append({"link_hash": h, "link_type": rec.link_type, "person_key": rec.person_key,
-                         "link_method": rec.link_method, "first_seen": day, "last_seen": day,
-                         "institutions": "|".join(sorted(rec.institutions)), "n_records": rec.n_records})
+        found.update({r[0]: r for r in conn.execute(q, params)})
+    return found
+
+
+def _replace_rows(conn: Connection, rows: list[dict]) -> None:
+    """Delete then insert ``rows`` by link_hash; DuckDB goes through a registered frame (executemany is slow)."""
+    if conn.dialect.name.startswith("duckdb"):
+        raw = conn.connection.driver_connection
+        frame = pd.DataFrame(rows)
+        raw.register("_link_rows", frame)
+        try:
+            raw.execute("DELETE FROM person_link WHERE link_hash IN (SELECT link_hash FROM _link_rows)")
+            raw.execute(f"INSERT INTO person_link ({', '.join(frame.columns)}) "
+                        f"SELECT {', '.join(frame.columns)} FROM _link_rows")
+        finally:
+            raw.unregister("_link_rows")
+        return
+    hashes = [r["link_hash"] for r in rows]
     for start in range(0, len(hashes), 500):
-        chunk = hashes[start:start + 500]
-        params = {f"h{j}": h for j, h in enumerate(chunk)}
+        params = {f"h{j}": h for j, h in enumerate(hashes[start:start + 500])}
         conn.execute(sa.text(f"DELETE FROM person_link WHERE link_hash IN ({', '.join(':' + p for p in params)})"),
                      params)
     cols = list(rows[0])
     conn.execute(sa.text(f"INSERT INTO person_link ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"),
                  rows)
+
+
+def upsert_links(conn: Connection, links: dict[str, LinkRecord], day: date) -> int:
+    """Merge this batch's links into ``person_link`` (first_seen kept, institutions unioned)."""
+    if not links:
+        return 0
+    existing = _existing(conn, list(links))
+    rows = []
+    for h, rec in links.items():
+        old = existing.get(h)
+        if old:
+            first = old[3] if isinstance(old[3], date) else date.fromisoformat(str(old[3]))
+            last = old[4] if isinstance(old[4], date) else date.fromisoformat(str(old[4]))
+            rows.append({"link_hash": h, "link_type": rec.link_type, "person_key": old[1], "link_method": old[2],
+                         "first_seen": min(first, day), "last_seen": max(last, day),
+                         "institutions": "|".join(sorted(set(old[5].split("|")) | rec.institutions)),
+                         "n_records": int(old[6]) + rec.n_records})
+        else:
+            rows.append({"link_hash": h, "link_type": rec.link_type, "person_key": rec.person_key,
+                         "link_method": rec.link_method, "first_seen": day, "last_seen": day,
+                         "institutions": "|".join(sorted(rec.institutions)), "n_records": rec.n_records})
+    _replace_rows(conn, rows)
     return len(rows)

@@ -209,10 +209,23 @@ def _child(elem, index: int):
 
 @lru_cache(maxsize=65536)
 def extract(text: str, seg: str, fld: int, comp: int | None, sub: int | None, version: str, enc: str) -> str:
-    """One field value (first repetition) at component/subcomponent, parsed by hl7apy."""
+    """One field value (first repetition) at component/subcomponent.
+
+    A field holding none of the component, repetition, escape and subcomponent characters
+    is one plain value: hl7apy's parse of it is the identity (``test_plain_field_shortcut``
+    checks that on random input), so only structured fields are handed to hl7apy.
+    """
     first = text.split(enc[2], 1)[0]
     if first == "":
         return ""
+    if not any(ch in first for ch in enc[1:]):
+        return first if (comp or 1) == 1 and (sub or 1) == 1 else ""
+    return extract_hl7apy(first, seg, fld, comp, sub, version, enc)
+
+
+def extract_hl7apy(first: str, seg: str, fld: int, comp: int | None, sub: int | None, version: str,
+                   enc: str) -> str:
+    """The general path: hl7apy parses the field with its datatype, we walk to C/S."""
     parsed = _hl7apy_field(first, f"{seg}_{fld}", version, enc)
     elem = parsed
     if comp is not None:
@@ -222,7 +235,8 @@ def extract(text: str, seg: str, fld: int, comp: int | None, sub: int | None, ve
         if sub is not None:
             node = _child(elem, sub)
             if node is None:
-                return elem.to_er7() if sub == 1 and enc[4] not in elem.to_er7() else ""
+                er7 = elem.to_er7()
+                return er7 if sub == 1 and enc[4] not in er7 else ""
             elem = node
     return unescape(elem.to_er7())
 

@@ -13,6 +13,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,7 +27,14 @@ from transforms.ingest.textio import ReadNotes
 from transforms.settings import MAPPINGS_DIR, Settings
 from transforms.sources.profile import FileSpec, SourceProfile, load_profiles
 from transforms.sources.records import Reject
-from transforms.warehouse.db import MIGRATIONS_DIR, applied_migrations, dialect, get_engine, replace_partition, split_statements
+from transforms.warehouse.db import (
+    MIGRATIONS_DIR,
+    applied_migrations,
+    dialect,
+    get_engine,
+    replace_partition,
+    split_statements,
+)
 
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -118,11 +126,24 @@ def choose_profile(profiles: dict[str, SourceProfile], pins: list[dict], source:
 
 
 def load_pins(profiles_dir: Path) -> list[dict]:
+    """The ``pins`` list of ``onboarding.yaml`` (empty when the file is absent)."""
     path = profiles_dir / "onboarding.yaml"
     if not path.exists():
         return []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return list(data.get("pins") or [])
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return list((data or {}).get("pins") or [])
+
+
+def profiles_and_pins(profiles_dir: Path) -> tuple[dict[str, SourceProfile], list[dict]]:
+    """Profiles and pins, re-read only when a YAML file in the folder changed (a day has
+    hundreds of partitions; parsing every profile for each one dominated the run)."""
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(profiles_dir.glob("*.yaml")))
+    return _profiles_cached(str(profiles_dir), stamp)
+
+
+@lru_cache(maxsize=8)
+def _profiles_cached(profiles_dir: str, stamp: tuple) -> tuple[dict[str, SourceProfile], list[dict]]:
+    return load_profiles(Path(profiles_dir)), load_pins(Path(profiles_dir))
 
 
 def migrate_core(engine) -> list[str]:
@@ -154,8 +175,7 @@ def _landing_files(folder: Path) -> list[Path]:
 def ingest_partition(settings: Settings, source: str, institution: str, day: date, *,
                      profiles_dir: Path | None = None) -> IngestReport:
     """Log, read and land every file of one landing partition; see the module docstring."""
-    pdir = profiles_dir or MAPPINGS_DIR / "sources"
-    profiles, pins = load_profiles(pdir), load_pins(pdir)
+    profiles, pins = profiles_and_pins(profiles_dir or MAPPINGS_DIR / "sources")
     folder = settings.landing / source / institution / day.isoformat()
     report = IngestReport(source, institution, day)
     if not folder.is_dir():

@@ -22,6 +22,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -105,12 +106,17 @@ def deadline(source: str, table: str | None, day: date, calendar_path: Path | No
     """When a file for ``day`` is due: the calendar's dataset deadline, else next day 06:00."""
     path = calendar_path or MAPPINGS_DIR / "submission_calendar.yaml"
     if table and path.exists():
-        from transforms.sources.calendar import load_calendar
-
-        for ds in load_calendar(path).datasets:
+        for ds in _calendar(str(path), path.stat().st_mtime_ns).datasets:
             if ds.source == source and ds.table == table:
                 return ds.deadline.due(day)
     return datetime.combine(day + timedelta(days=1), time(6, 0))
+
+
+@lru_cache(maxsize=4)
+def _calendar(path: str, mtime_ns: int):
+    from transforms.sources.calendar import load_calendar
+
+    return load_calendar(Path(path))
 
 
 def new_submission(path: Path, rel_path: str, source: str, institution: str, day: date,

@@ -1,13 +1,15 @@
 """Which local dictionary (and profile formats) apply to a raw row.
 
-Order: the per-institution pin in ``mappings/sources/onboarding.yaml``, then the ``dictionaries``
-of the profile that read the row (``_profile``). onboarding.yaml is owned by ingest; it is read
-defensively (mapping keyed by institution, or a list of entries), and a malformed file is a
-warning, not a crash of every partition.
+Order: the first pin of ``mappings/sources/onboarding.yaml`` matching (source, institution glob),
+as ingest resolves it, when it names a dictionary for the kind; else the ``dictionaries`` of the
+profile that read the row (``_profile``). onboarding.yaml is owned by ingest and read defensively
+(``pins:`` list, or an ``institutions:`` mapping keyed by code); a malformed file is a warning,
+not a crash of every partition.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +21,15 @@ from transforms.sources.profile import SourceProfile, load_profile
 @dataclass
 class SourceConfig:
     profiles: dict[str, SourceProfile]
-    pins: dict[tuple[str | None, str], dict[str, str]]  # (source or None, institution) -> kind -> dictionary
+    pins: list[tuple[str | None, str, dict[str, str]]]  # (source or None = any, institution glob, dictionaries)
     warnings: list[str] = field(default_factory=list)
 
     def dictionary(self, kind: str, source: str, institution: str, profile_id: str | None) -> str | None:
-        for key in ((source, institution), (None, institution)):
-            if kind in self.pins.get(key, {}):
-                return self.pins[key][kind]
+        for pin_source, glob, dicts in self.pins:
+            if pin_source in (None, source) and fnmatch.fnmatchcase(institution, glob):
+                if kind in dicts:
+                    return dicts[kind]
+                break  # first matching pin wins, as in ingest
         prof = self.profiles.get(profile_id or "")
         return prof.dictionaries.get(kind) if prof else None
 
@@ -38,27 +42,24 @@ class SourceConfig:
         return out
 
 
-def _pins(data: object, warnings: list[str]) -> dict[tuple[str | None, str], dict[str, str]]:
-    out: dict[tuple[str | None, str], dict[str, str]] = {}
+def _pins(data: object) -> list[tuple[str | None, str, dict[str, str]]]:
+    out: list[tuple[str | None, str, dict[str, str]]] = []
     if not isinstance(data, dict):
         return out
-    inst = data.get("institutions", data.get("onboarding"))
-    entries: list[tuple[str | None, str, dict]] = []
-    if isinstance(inst, dict):
+    for pin in data.get("pins") or []:
+        if isinstance(pin, dict) and pin.get("institution") is not None:
+            dicts = pin.get("dictionaries") if isinstance(pin.get("dictionaries"), dict) else {}
+            out.append((pin.get("source"), str(pin["institution"]), {str(k): str(v) for k, v in dicts.items()}))
+    inst = data.get("institutions")
+    if isinstance(inst, dict):  # {code: {dictionaries: {...}}} or {code: {<source>: {dictionaries: {...}}}}
         for code, v in inst.items():
-            if isinstance(v, dict):
-                entries.append((v.get("source"), str(code), v))
-    elif isinstance(inst, list):
-        for v in inst:
-            if isinstance(v, dict) and (v.get("institution") or v.get("institution_code")):
-                entries.append((v.get("source"), str(v.get("institution") or v.get("institution_code")), v))
-    for source, code, v in entries:
-        dicts = v.get("dictionaries")
-        if isinstance(dicts, dict):
-            out.setdefault((source, code), {}).update({str(k): str(d) for k, d in dicts.items()})
-        for src_name, sub in v.items():  # {his: {profile: x, dictionaries: {...}}}
-            if isinstance(sub, dict) and isinstance(sub.get("dictionaries"), dict):
-                out.setdefault((src_name, code), {}).update({str(k): str(d) for k, d in sub["dictionaries"].items()})
+            if not isinstance(v, dict):
+                continue
+            if isinstance(v.get("dictionaries"), dict):
+                out.append((v.get("source"), str(code), {str(k): str(d) for k, d in v["dictionaries"].items()}))
+            for src_name, sub in v.items():
+                if isinstance(sub, dict) and isinstance(sub.get("dictionaries"), dict):
+                    out.append((str(src_name), str(code), {str(k): str(d) for k, d in sub["dictionaries"].items()}))
     return out
 
 
@@ -74,11 +75,11 @@ def load_source_config(sources_dir: Path) -> SourceConfig:
             profiles[prof.id] = prof
         except Exception as exc:  # a broken profile is ingest's error; standardise falls back to defaults
             warnings.append(f"{path}: skipped: {exc}".splitlines()[0])
-    pins: dict[tuple[str | None, str], dict[str, str]] = {}
+    pins: list[tuple[str | None, str, dict[str, str]]] = []
     onboarding = sources_dir / "onboarding.yaml"
     if onboarding.is_file():
         try:
-            pins = _pins(yaml.safe_load(onboarding.read_text(encoding="utf-8")), warnings)
+            pins = _pins(yaml.safe_load(onboarding.read_text(encoding="utf-8")))
         except yaml.YAMLError as exc:
             warnings.append(f"{onboarding}: unreadable: {exc}".splitlines()[0])
     return SourceConfig(profiles, pins, warnings)

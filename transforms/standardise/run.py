@@ -155,8 +155,8 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def standardise_partition(settings: Settings, source: str, institution: str, day: date) -> StageReport:
     """Standardise every raw table of one partition; replaces its standard output."""
     from transforms.identity.mpi import known_demographic_links, upsert_links
+    from transforms.terminology.warehouse import own_transaction as transaction
     from transforms.terminology.warehouse import record_unmapped
-    from transforms.warehouse.db import transaction
 
     cs = load_codeset()
     config = load_source_config(cs.root / "sources")

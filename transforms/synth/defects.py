@@ -12,14 +12,14 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from transforms.synth.rng import h64, unit
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     invalid_id = "invalid_id"
     id_15 = "id_15"
     sex_mismatch = "sex_mismatch"

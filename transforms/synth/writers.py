@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import zipfile
 from datetime import date, datetime
@@ -24,8 +25,16 @@ import yaml
 
 from transforms.sources.profile import FileSpec, SourceProfile
 from transforms.synth.defects import (
-    CODE_FIELD, KEY_FIELD, NEAR_DUP, DefectLog, Feb30, Kind, applicable_file_kinds, applicable_row_kinds,
-    apply_row_defect, arrival,
+    CODE_FIELD,
+    KEY_FIELD,
+    NEAR_DUP,
+    DefectLog,
+    Feb30,
+    Kind,
+    applicable_file_kinds,
+    applicable_row_kinds,
+    apply_row_defect,
+    arrival,
 )
 from transforms.synth.refdata import DATA
 from transforms.synth.rng import h64
@@ -119,6 +128,10 @@ def _normalise_zip(src: Path, dst: Path) -> None:
             fixed = zipfile.ZipInfo(info.filename, EPOCH_ZIP)
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o600 << 16
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" with now()
+                xml = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2020-01-01T00:00:00Z", zin.read(info))
+                zout.writestr(fixed, xml)
+                continue
             with zin.open(info) as fin, zout.open(fixed, "w") as fout:
                 shutil.copyfileobj(fin, fout, 1 << 20)
 
@@ -215,7 +228,8 @@ class OutFile:
         self.row_kinds = applicable_row_kinds(spec.table, profile.format)
         self.file_defect = defects.file_kind(self.rel, applicable_file_kinds(profile.format, profile.encoding))
         self.rows_seen = 0  # events generated (before file defects)
-        self.next_line = 2  # CSV/XLSX physical line of the next data row
+        # CSV/XLSX: physical line of the next data row (header = 1); JSON: 1-based record index
+        self.next_line = 1 if profile.format == "json" else 2
         self.force_next = self.file_defect is Kind.corrected_file
         self.row_defects = 0
         fd = self.file_defect

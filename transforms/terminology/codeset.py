@@ -16,7 +16,13 @@ from pathlib import Path
 import yaml
 
 from transforms.settings import MAPPINGS_DIR
-from transforms.terminology.models import CodeSystem, Concept, ConceptMapRow, load_code_system_files, load_concept_map
+from transforms.terminology.models import (
+    CodeSystem,
+    Concept,
+    ConceptMapRow,
+    load_code_system_files,
+    load_concept_map,
+)
 from transforms.terminology.units import UnitTable, load_units
 
 

@@ -25,7 +25,7 @@ def now_mappable(cs: CodeSet, kind: str, dictionary: str | None, code: str) -> b
 
 def stale_partitions(settings: Settings, cs: CodeSet | None = None) -> list[tuple[str, str, date]]:
     """(source, institution, day) partitions holding an unmapped code that now maps."""
-    from transforms.warehouse.db import transaction
+    from transforms.terminology.warehouse import own_transaction as transaction
 
     cs = cs or load_codeset()
     with transaction(settings.warehouse_url) as conn:

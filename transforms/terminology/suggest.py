@@ -138,7 +138,7 @@ def unmapped_for(settings, kind: str, dictionary: str) -> list[tuple[str, str, i
     """(local_code, local_display, records) held back in the warehouse for one dictionary."""
     import sqlalchemy as sa
 
-    from transforms.warehouse.db import transaction
+    from transforms.terminology.warehouse import own_transaction as transaction
 
     with transaction(settings.warehouse_url) as conn:
         rows = conn.execute(sa.text(

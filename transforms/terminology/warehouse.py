@@ -8,6 +8,8 @@ map next by how many records each local code holds back, overall and per institu
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import pandas as pd
@@ -15,6 +17,35 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transforms.terminology.codeset import CodeSet, load_codeset
+
+
+@contextmanager
+def own_transaction(url: str) -> Iterator[Connection]:
+    """A transaction on a warehouse migrated up to this module's range (0001-0199).
+
+    Why not ``db.transaction``: standardise runs before the later modules, and must keep
+    working while one of their migrations is mid-edit; later stages apply the rest in order.
+    """
+    from transforms.warehouse.db import (
+        MIGRATIONS_DIR,
+        applied_migrations,
+        dialect,
+        get_engine,
+        split_statements,
+    )
+
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        have = applied_migrations(conn)
+    for path in sorted(MIGRATIONS_DIR.glob("0[01][0-9][0-9]_*.sql")):
+        if path.stem in have:
+            continue
+        with engine.begin() as conn:
+            for stmt in split_statements(path.read_text(encoding="utf-8"), dialect(conn)):
+                conn.exec_driver_sql(stmt)
+            conn.execute(sa.text("INSERT INTO schema_migrations VALUES (:v, CURRENT_TIMESTAMP)"), {"v": path.stem})
+    with engine.begin() as conn:
+        yield conn
 
 
 def load_code_systems(conn: Connection, codeset: CodeSet | None = None) -> dict[str, int]:

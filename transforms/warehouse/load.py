@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transforms.settings import Settings
+from transforms.terminology import systems
 from transforms.warehouse.db import dialect, get_engine, migrate
 from transforms.warehouse.marts import refresh_marts
 
@@ -137,9 +138,22 @@ def _stage(conn: Connection, table, name: str) -> None:
 
 
 def _changed_elements(old: object, new: object) -> str:
+    """Top-level elements that differ; extensions by URL tail; the lineage extension as 'lineage'."""
     a = old if isinstance(old, dict) else json.loads(old)  # type: ignore[arg-type]
     b = new if isinstance(new, dict) else json.loads(new)  # type: ignore[arg-type]
-    return ";".join(sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)))
+    changed = {k for k in set(a) | set(b) if k != "extension" and a.get(k) != b.get(k)}
+
+    def by_url(res: dict) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for e in res.get("extension", []):
+            out.setdefault(e.get("url", ""), []).append(e)
+        return out
+
+    ea, eb = by_url(a), by_url(b)
+    for url in set(ea) | set(eb):
+        if ea.get(url) != eb.get(url):
+            changed.add("lineage" if url == systems.EXT_LINEAGE else f"extension[{url.rsplit('/', 1)[-1]}]")
+    return ";".join(sorted(changed))
 
 
 def merge_partition(conn: Connection, staged, source: str, institution: str, day: date,

@@ -9,7 +9,8 @@ again with the same inputs changes nothing.
 View output is cast to the mart's declared column types by ``cast_expr``, the single
 place where the two engines' spellings meet. Times are kept as the source's wall-clock time
 (the offset is dropped), so DuckDB and PostgreSQL agree row for row. A column FHIRPath cannot
-express (date arithmetic) is filled by ``sql/<mart>.derive.sql`` right after the insert.
+express (date arithmetic, a link to another resource) is filled by ``sql/<mart>.derive.sql``
+after all views are refreshed; those statements only touch rows still NULL.
 """
 
 from __future__ import annotations
@@ -85,11 +86,17 @@ def refresh_view(conn: Connection, view: dict, new_table: str, old_table: str | 
     cols = [c for c in [*names, *passthrough_for(view)] if c in types]
     exprs = ", ".join(f"{cast_expr('v.' + c, types[c])} AS {c}" for c in cols)
     result = conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {exprs} FROM ({sel}) v")
-    derive = DERIVE_DIR / f"{table}.derive.sql"
-    if derive.exists():
-        for stmt in split_statements(derive.read_text(encoding="utf-8"), dialect(conn)):
-            conn.exec_driver_sql(stmt)
     return max(result.rowcount or 0, 0)
+
+
+def derive(conn: Connection) -> list[str]:
+    """Run every ``sql/<mart>.derive.sql`` (after all views are refreshed, as some read helper tables)."""
+    done = []
+    for path in sorted(DERIVE_DIR.glob("*.derive.sql")):
+        for stmt in split_statements(path.read_text(encoding="utf-8"), dialect(conn)):
+            conn.exec_driver_sql(stmt)
+        done.append(path.name)
+    return done
 
 
 def refresh_marts(conn: Connection, resource_types: set[str], new_table: str,
@@ -100,6 +107,8 @@ def refresh_marts(conn: Connection, resource_types: set[str], new_table: str,
         if view["resource"] in resource_types:
             refresh_view(conn, view, new_table, old_table)
             touched.append(name)
+    if touched:
+        derive(conn)
     return touched
 
 
@@ -110,4 +119,5 @@ def rebuild_all(conn: Connection) -> list[str]:
         conn.exec_driver_sql(f"DELETE FROM {name}")
         refresh_view(conn, view, "fhir_resource", None)
         touched.append(name)
+    derive(conn)
     return touched

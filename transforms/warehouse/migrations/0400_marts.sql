@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS dim_person (
     ehr_record_no_hash VARCHAR, ehr_created_date DATE, ehr_last_active_date DATE, ehr_institution VARCHAR,
     batch_id VARCHAR, source_file VARCHAR, source_line INTEGER, message_id VARCHAR, loaded_at TIMESTAMP
 );
+-- One row per calendar day (generated, not loaded).
 CREATE TABLE IF NOT EXISTS dim_date (
     date_day DATE NOT NULL PRIMARY KEY, year INTEGER NOT NULL, quarter INTEGER NOT NULL, month INTEGER NOT NULL,
     iso_week INTEGER NOT NULL, is_weekend BOOLEAN NOT NULL

@@ -7,9 +7,7 @@ implied by the element name (``birthDate`` → date, ``valueDateTime`` → dateT
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from transforms.warehouse.sof.translate import Coll, Context
+from transforms.warehouse.sof.translate import Coll, Context, Kind, convert, map_items
 
 # Earliest / latest time-zone offsets (FHIRPath §lowBoundary: +14:00 low, -12:00 high).
 _TZ = {False: "+14:00", True: "-12:00"}
@@ -59,20 +57,27 @@ def type_hint(base_node: object) -> str | None:
 
 def boundary(ctx: Context, base: Coll, high: bool, hint: str | None = None) -> Coll:
     """Element-wise boundary of ``base`` (JSON values) as text (dates, times) or number (decimals)."""
+    return map_items(ctx, base, lambda e: _value(ctx, e, high, hint, base.kind)[0],
+                     _value(ctx, "NULL", high, hint, base.kind)[1])
+
+
+def _value(ctx: Context, e: str, high: bool, hint: str | None, base_kind: str) -> tuple[str, Kind]:
     d = ctx.dialect
-    x = d.text(base.value)
+    x = convert(d, e, base_kind, "text")
+    value: str
+    kind: Kind
     if hint == "date":
         value, kind = _date(x, high), "text"
     elif hint in ("dateTime", "instant"):
         value, kind = _datetime(x, high), "text"
     elif hint == "time":
         value, kind = _time(x, high), "text"
-    elif hint in ("decimal", "integer", "Quantity") or hint is None and base.kind in ("num", "int"):
+    elif hint in ("decimal", "integer", "Quantity") or hint is None and base_kind in ("num", "int"):
         value, kind = _decimal(ctx, x, high), "num"
     else:
         # No hint: decide on the JSON value itself.
-        value = (f"CASE WHEN {d.is_number(base.value)} THEN CAST({_decimal(ctx, x, high)} AS VARCHAR) "
+        value = (f"CASE WHEN {d.is_number(e)} THEN CAST({_decimal(ctx, x, high)} AS VARCHAR) "
                  f"WHEN STRPOS({x}, ':') > 0 AND STRPOS({x}, 'T') = 0 THEN {_time(x, high)} "
                  f"ELSE {_date(x, high)} END")
         kind = "text"
-    return replace(base, value=value, kind=kind, conds=base.conds + (f"{x} IS NOT NULL",))
+    return value, kind

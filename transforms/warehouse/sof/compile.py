@@ -19,13 +19,12 @@ from transforms.warehouse.sof.model import Column, Select, ViewDefinition, parse
 from transforms.warehouse.sof.translate import (
     Coll,
     Context,
+    collection_json,
     convert,
-    from_clause,
+    item_rows,
     kind_of_fhir_type,
-    order_clause,
     scalar,
     translate,
-    where_clause,
 )
 
 
@@ -56,12 +55,9 @@ def _column_sql(col: Column, where: str, ctx: Context) -> str:
     c = _translate(col.path, where, ctx)
     d = ctx.dialect
     if col.collection:
-        item = convert(d, c.value, c.kind, "json")
-        agg = d.json_agg(item, order_clause(c))
-        present = where_clause(c, (f"{c.value} IS NOT NULL",))
-        return f"COALESCE((SELECT {agg}{from_clause(c)}{present}), {d.empty_json_array()})"
+        return collection_json(ctx, c)
     target = kind_of_fhir_type(col.type) or ("text" if c.kind == "json" else c.kind)
-    return scalar(c, "single", value=convert(d, c.value, c.kind, target))
+    return convert(d, scalar(c, "single"), c.kind, target)
 
 
 def _where_sql(path: str, where: str, ctx: Context) -> str:
@@ -102,9 +98,7 @@ class _Compiler:
             if items.kind != "json":
                 raise SofError(f"{where}.{key}: must select FHIR elements, not a {items.kind} value")
             it = self.alias("it")
-            number = f"ROW_NUMBER() OVER ({order_clause(items).strip()}) - 1"
-            present = where_clause(items, (f"{items.value} IS NOT NULL",))
-            items_sql = f"SELECT {items.value} AS item, {number} AS idx{from_clause(items)}{present}"
+            items_sql = item_rows(ctx, items)
             if key == "forEach":
                 source = f"(SELECT 1 AS one) AS {self.alias('d')} CROSS JOIN LATERAL ({items_sql}) AS {it}"
                 focus, row_index = f"{it}.item", f"{it}.idx"
@@ -152,11 +146,10 @@ class _Compiler:
         seeds, steps = [], []
         for p_i, path in enumerate(paths):
             top = _translate(path, f"{where}[{p_i}]", ctx)
-            seeds.append(f"SELECT {top.value} AS item, {d.int_array([str(p_i), *top.ords])} AS pos"
-                         f"{from_clause(top)}{where_clause(top, (f'{top.value} IS NOT NULL',))}")
-            step = _translate(path, f"{where}[{p_i}]", self.ctx(f"{rec}.item", ctx.row_index))
-            steps.append(f"SELECT {step.value} AS item, {d.int_array([str(p_i), *step.ords])} AS pos"
-                         f"{from_clause(step)}{where_clause(step, (f'{step.value} IS NOT NULL',))}")
+            seeds.append(f"SELECT s.item, {d.int_array([str(p_i), 's.idx'])} AS pos FROM ({item_rows(ctx, top)}) AS s")
+            step_ctx = self.ctx(f"{rec}.item", ctx.row_index)
+            step = _translate(path, f"{where}[{p_i}]", step_ctx)
+            steps.append(f"SELECT s.item, {d.int_array([str(p_i), 's.idx'])} AS pos FROM ({item_rows(step_ctx, step)}) AS s")
         kids = self.alias("k")
         seed_sql = " UNION ALL ".join(seeds)
         step_sql = (f"SELECT {kids}.item, {d.concat_array(f'{rec}.pos', f'{kids}.pos')} FROM {rec} "

@@ -24,6 +24,7 @@ def quote_ident(name: str) -> str:
 class Dialect:
     name: DialectName
     json_type_name: str
+    lists: bool = False  # collections as LIST expressions with lambdas instead of row sources
 
     def field(self, x: str, name: str) -> str:
         raise NotImplementedError
@@ -85,6 +86,7 @@ class Dialect:
 class DuckDB(Dialect):
     name: DialectName = "duckdb"
     json_type_name = "JSON"
+    lists = True
 
     def field(self, x: str, name: str) -> str:
         return f"json_extract({x}, {quote_string('$.' + quote_ident(name))})"

@@ -6,6 +6,11 @@ value expression. ``name.where(use='official').family`` is two lateral iteration
 filter. Functions then aggregate that row source (``exists()`` → EXISTS, ``first()`` →
 ORDER BY … LIMIT 1, ``join()`` → STRING_AGG). Singletons with no FROM chain stay plain
 expressions, so ``id`` or ``%rowIndex`` costs nothing.
+
+On DuckDB the same collections are LIST expressions instead (``Dialect.lists``):
+navigation is ``flatten(list_transform(…))``, where() is ``list_filter``, first() is ``[1]``.
+Why: DuckDB's planner cost grows steeply with the number of correlated subqueries in one
+SELECT (40 columns took over 30 s to plan), while list lambdas are plain expressions.
 """
 
 from __future__ import annotations
@@ -48,10 +53,11 @@ class Coll:
     froms: tuple[str, ...] = ()
     ords: tuple[str, ...] = ()
     conds: tuple[str, ...] = ()
+    is_list: bool = False  # value is a LIST expression of the elements (list dialects only)
 
     @property
     def is_plain(self) -> bool:
-        return not self.froms and not self.conds
+        return not self.froms and not self.conds and not self.is_list
 
 
 @dataclass
@@ -101,6 +107,12 @@ def scalar(c: Coll, mode: TypingLiteral["first", "last", "single"] = "first", va
     (FHIRPath's singleton rule, and the spec's "collection must be true" error).
     """
     v = value or c.value
+    if c.is_list:
+        if mode == "single":
+            return (f"CASE WHEN len({c.value}) > 1 THEN error('a non-collection column or operand "
+                    f"returned ' || len({c.value}) || ' values (set collection: true or use first())') "
+                    f"ELSE {c.value}[1] END")
+        return f"{c.value}[{-1 if mode == 'last' else 1}]"
     if c.is_plain:
         return v
     if not c.froms:
@@ -111,6 +123,8 @@ def scalar(c: Coll, mode: TypingLiteral["first", "last", "single"] = "first", va
 
 
 def exists(c: Coll) -> str:
+    if c.is_list:
+        return f"(len({c.value}) > 0)"
     if c.is_plain:
         return f"({c.value} IS NOT NULL)"
     return f"EXISTS (SELECT 1{from_clause(c)}{where_clause(c, (f'{c.value} IS NOT NULL',))})"
@@ -119,6 +133,57 @@ def exists(c: Coll) -> str:
 def singleton(value: str, kind: Kind) -> Coll:
     """A 0-or-1 collection from an expression that may be NULL."""
     return Coll(value=value, kind=kind)
+
+
+def as_list(c: Coll) -> str:
+    """The collection as a LIST expression (list dialects)."""
+    if c.is_list:
+        return c.value
+    x = scalar(c)
+    return f"(CASE WHEN {x} IS NULL THEN [] ELSE [{x}] END)"
+
+
+def item_rows(ctx: Context, c: Coll) -> str:
+    """SELECT item, idx: one row per element, idx its 0-based position (for forEach / repeat)."""
+    if ctx.dialect.lists:
+        lst = as_list(c)
+        return f"SELECT unnest({lst}) AS item, unnest(range(len({lst}))) AS idx"
+    number = f"ROW_NUMBER() OVER ({order_clause(c).strip()}) - 1"
+    return f"SELECT {c.value} AS item, {number} AS idx{from_clause(c)}{where_clause(c, (f'{c.value} IS NOT NULL',))}"
+
+
+def collection_json(ctx: Context, c: Coll) -> str:
+    """The whole collection as a JSON array (``collection: true`` columns), [] when empty."""
+    d = ctx.dialect
+    if d.lists:
+        if c.kind == "json":
+            return f"COALESCE(to_json({as_list(c)}), {d.empty_json_array()})"
+        var = ctx.alias("z")
+        return f"COALESCE(to_json(list_transform({as_list(c)}, lambda {var}: {convert(d, var, c.kind, 'json')})), " \
+               f"{d.empty_json_array()})"
+    item = convert(d, c.value, c.kind, "json")
+    agg = d.json_agg(item, order_clause(c))
+    present = where_clause(c, (f"{c.value} IS NOT NULL",))
+    return f"COALESCE((SELECT {agg}{from_clause(c)}{present}), {d.empty_json_array()})"
+
+
+def map_items(ctx: Context, base: Coll, fn, kind: Kind) -> Coll:
+    """Apply ``fn(element_sql) -> sql`` to every element; NULL results drop out."""
+    if ctx.dialect.lists:
+        var, keep = ctx.alias("m"), ctx.alias("k")
+        mapped = f"list_transform({as_list(base)}, lambda {var}: {fn(var)})"
+        return Coll(value=f"list_filter({mapped}, lambda {keep}: {keep} IS NOT NULL)", kind=kind, is_list=True)
+    value = fn(base.value)
+    return replace(base, value=value, kind=kind, conds=base.conds + (f"{value} IS NOT NULL",))
+
+
+def filter_items(ctx: Context, base: Coll, fn) -> Coll:
+    """Keep the elements for which ``fn(element_sql) -> boolean sql`` is true."""
+    if ctx.dialect.lists:
+        var = ctx.alias("f")
+        return Coll(value=f"list_filter({as_list(base)}, lambda {var}: COALESCE({fn(var)}, FALSE))",
+                    kind=base.kind, is_list=True)
+    return replace(base, conds=base.conds + (fn(base.value),))
 
 
 # ---------------------------------------------------------------- kind conversion
@@ -222,6 +287,16 @@ def navigate(ctx: Context, base: Coll, name: str) -> Coll:
     if base.kind != "json":
         raise UnsupportedFhirPath(f"cannot navigate to {name!r} from a {base.kind} value")
     d = ctx.dialect
+    if d.lists:
+        def step(e: str) -> str:
+            f = d.field(e, name)
+            return (f"CASE WHEN json_type({f}) = 'ARRAY' THEN CAST({f} AS JSON[]) "
+                    f"WHEN {f} IS NULL OR json_type({f}) = 'NULL' THEN CAST([] AS JSON[]) ELSE [{f}] END")
+        if base.is_plain:
+            return Coll(value=f"({step(base.value)})", kind="json", is_list=True)
+        var = ctx.alias("e")
+        return Coll(value=f"flatten(list_transform({as_list(base)}, lambda {var}: {step(var)}))",
+                    kind="json", is_list=True)
     alias = ctx.alias()
     return Coll(
         value=f"{alias}.value",
@@ -233,6 +308,8 @@ def navigate(ctx: Context, base: Coll, name: str) -> Coll:
 
 
 def nth(c: Coll, n: int, last: bool = False) -> Coll:
+    if c.is_list:
+        return singleton(f"{c.value}[{-1 - n if last else n + 1}]", c.kind)
     if c.is_plain:
         return c if n == 0 else Coll(value="NULL", kind=c.kind, conds=("FALSE",))
     if not c.froms:
@@ -243,15 +320,10 @@ def nth(c: Coll, n: int, last: bool = False) -> Coll:
 
 
 def filter_where(ctx: Context, base: Coll, criterion: object) -> Coll:
-    cond = translate(criterion, ctx.at(base.value, base.kind))
-    return replace(base, conds=base.conds + (as_bool(ctx, cond),))
+    return filter_items(ctx, base, lambda e: as_bool(ctx, translate(criterion, ctx.at(e, base.kind))))
 
 
-def _map(base: Coll, value: str, kind: Kind, not_null: bool = True) -> Coll:
-    """Apply an element-wise expression, keeping the row source."""
-    return replace(base, value=value, kind=kind, conds=base.conds + ((f"{value} IS NOT NULL",) if not_null else ()))
-
-
+_REF = r"([^/]+)/([^/]+)$"  # "Type/id" at the end of a reference (relative or absolute URL)
 _STRING_FUNCS = {"upper": "UPPER({x})", "lower": "LOWER({x})", "length": "LENGTH({x})",
                  "startsWith": "starts_with({x}, {a})", "endsWith": "({x} LIKE '%' || {a})",
                  "contains": "(STRPOS({x}, {a}) > 0)", "toString": "{x}", "trim": "TRIM({x})"}
@@ -266,8 +338,8 @@ def _call(node: fp.Call, ctx: Context) -> Coll:
     if name == "extension":
         base = translate(node.base, ctx) if node.base is not None else singleton(ctx.focus, ctx.focus_kind)
         ext = navigate(ctx, base, "extension")
-        url = translate(args[0], ctx)
-        return replace(ext, conds=ext.conds + (f"{d.text(d.field(ext.value, 'url'))} = {scalar(url)}",))
+        url = scalar(translate(args[0], ctx))
+        return filter_items(ctx, ext, lambda e: f"{d.text(d.field(e, 'url'))} = {url}")
     base = translate(node.base, ctx) if node.base is not None else singleton(ctx.focus, ctx.focus_kind)
     _arity(node, {"where": (1, 1), "exists": (0, 1), "empty": (0, 0), "first": (0, 0), "last": (0, 0),
                   "count": (0, 0), "join": (0, 1), "not": (0, 0), "getResourceKey": (0, 0),
@@ -286,27 +358,31 @@ def _call(node: fp.Call, ctx: Context) -> Coll:
     if name == "last":
         return nth(base, 0, last=True)
     if name == "count":
+        if base.is_list:
+            return singleton(f"len({base.value})", "int")
         return singleton(f"(SELECT COUNT(*){from_clause(base)}{where_clause(base)})"
                          if not base.is_plain else f"(CASE WHEN {base.value} IS NULL THEN 0 ELSE 1 END)", "int")
     if name == "not":
         return singleton(f"(NOT {as_bool(ctx, base)})", "bool")
     if name == "join":
         sep = scalar(translate(args[0], ctx)) if args else "''"
+        if d.lists:
+            var = ctx.alias("j")
+            texts = f"list_transform({as_list(base)}, lambda {var}: {convert(d, var, base.kind, 'text')})"
+            return singleton(f"COALESCE(array_to_string({texts}, {sep}), '')", "text")
         text = convert(d, base.value, base.kind, "text")
         agg = d.string_agg(text, sep, order_clause(base))
         return singleton(f"COALESCE((SELECT {agg}{from_clause(base)}{where_clause(base)}), '')", "text")
     if name == "getResourceKey":
-        return _map(base, d.text(d.field(base.value, "id")), "text")
+        return map_items(ctx, base, lambda e: d.text(d.field(e, "id")), "text")
     if name == "getReferenceKey":
-        ref = d.text(d.field(base.value, "reference"))
-        key = d.regex_group(ref, r"([^/]+)/([^/]+)$", 2)
-        out = _map(base, key, "text")
+        def ref(e: str) -> str:
+            return d.text(d.field(e, "reference"))
         if args:
             rtype = args[0]
             tname = rtype.name if isinstance(rtype, fp.Member) else getattr(rtype, "value", None)
-            out = replace(out, conds=out.conds + (f"{d.regex_group(ref, r'([^/]+)/([^/]+)$', 1)} = "
-                                                  f"{quote_string(str(tname))}",))
-        return out
+            base = filter_items(ctx, base, lambda e: f"{d.regex_group(ref(e), _REF, 1)} = {quote_string(str(tname))}")
+        return map_items(ctx, base, lambda e: d.regex_group(ref(e), _REF, 2), "text")
     if name in ("lowBoundary", "highBoundary"):
         from transforms.warehouse.sof.boundary import boundary, type_hint
 
@@ -316,9 +392,9 @@ def _call(node: fp.Call, ctx: Context) -> Coll:
             hint = "decimal"
         return boundary(ctx, base, high=(name == "highBoundary"), hint=hint)
     if name in _STRING_FUNCS:
-        x = convert(d, base.value, base.kind, "text")
         a = scalar(translate(args[0], ctx)) if args else ""
-        return _map(base, _STRING_FUNCS[name].format(x=x, a=a), _STRING_KINDS.get(name, "text"))
+        return map_items(ctx, base, lambda e: _STRING_FUNCS[name].format(x=convert(d, e, base.kind, "text"), a=a),
+                         _STRING_KINDS.get(name, "text"))
     raise UnsupportedFhirPath(f"FHIRPath function {name}() is not supported")
 
 
@@ -349,7 +425,7 @@ def _of_type(node: fp.Call, ctx: Context) -> Coll:
     test = _JSON_TYPE_TEST.get(tname)
     if base.kind != "json" or test is None:
         return base
-    return replace(base, conds=base.conds + (getattr(ctx.dialect, test)(base.value),))
+    return filter_items(ctx, base, getattr(ctx.dialect, test))
 
 
 _CMP = {"=": "=", "!=": "<>", "<": "<", ">": ">", "<=": "<=", ">=": ">=", "~": "=", "!~": "<>"}

@@ -1,0 +1,116 @@
+"""The monthly quality report on a hand-built month: every injected defect shows at its institution."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from tests import test_quality_fixture as fx
+from transforms.quality.compute import jsonable, quality_report_data, score, submission_cells
+from transforms.quality.render import render_html, write_csv, write_xlsx
+from transforms.quality.report import write_quality_tables
+from transforms.settings import load_settings
+from transforms.warehouse.db import get_engine, migrate
+
+
+@pytest.fixture()
+def conn(rhp_home):
+    eng = get_engine(load_settings().warehouse_url)
+    migrate(eng)
+    with eng.begin() as c:
+        fx.build(c)
+        yield c
+
+
+@pytest.mark.unit
+def test_cells_tell_missing_from_zero_and_late():
+    inst = [{"institution_code": "C1", "inst_type": "chc"}]
+    subs = [
+        {"source": "public_health", "dataset": "surveillance_report", "institution_code": "C1", "status": "new",
+         "partition_date": date(2026, 11, 1), "arrival_time": "2026-11-01 09:00:00", "is_zero_report": True},
+        {"source": "his", "dataset": "encounter", "institution_code": "C1", "status": "duplicate",
+         "partition_date": date(2026, 11, 1), "arrival_time": "2026-11-01 09:00:00", "is_zero_report": False},
+        {"source": "his", "dataset": "encounter", "institution_code": "C1", "status": "new",
+         "partition_date": date(2026, 11, 2), "arrival_time": "2026-11-03 07:00:00", "is_zero_report": False},
+    ]
+    cells = submission_cells(fx.CAL, inst, subs, date(2026, 11, 1), date(2026, 11, 3))
+    got = {(c["dataset"], c["day"].day): c["state"] for c in cells}
+    assert got == {("his_encounter", 1): "missing", ("ph_surveillance", 1): "zero",
+                   ("his_encounter", 2): "late", ("ph_surveillance", 2): "missing"}
+
+
+@pytest.mark.unit
+def test_score_rescales_missing_dimensions():
+    w = {"completeness": 0.5, "timeliness": 0.25, "consistency": 0.25}
+    assert score({"completeness": 80.0, "timeliness": 100.0, "consistency": None}, w) == pytest.approx(86.67, 0.01)
+    assert score({"completeness": None}, {"completeness": 1.0}) is None
+
+
+@pytest.mark.local
+def test_report_finds_each_defect_at_its_institution(conn):
+    data = quality_report_data(conn, fx.MONTH, calendar=fx.CAL)
+    by = {r["institution_code"]: r for r in data["institutions"]}
+    assert set(by) == {"H0001", "C0001", "C0002"}  # the station owes nothing; H0901 is out of district
+    h, c1, c2 = by["H0001"], by["C0001"], by["C0002"]
+    assert (h["expected"], h["missing"], h["completeness"], h["timeliness"]) == (30, 0, 100.0, 100.0)
+    assert (c1["expected"], c1["missing"], c1["late"], c1["zero_reports"]) == (60, 1, 1, 3)
+    assert c1["completeness"] == pytest.approx(100 * 59 / 60, abs=0.01)
+    assert c1["timeliness"] == pytest.approx(100 * 58 / 59, abs=0.01)
+    assert (c1["duplicates"], c1["corrected"], c1["quarantined"]) == (1, 1, 2)
+    assert c1["field_completeness"] == 95.0 and c1["validity"] == 98.0
+    assert (c2["missing"], c2["completeness"]) == (11, pytest.approx(100 * 49 / 60, abs=0.01))
+    assert h["mapping_rate"] == 90.0
+    assert [r["institution_code"] for r in data["institutions"]] == ["H0001", "C0001", "C0002"]
+    assert [r["rank"] for r in data["institutions"]] == [1, 2, 3]
+    # trend vs previous month: October had only 10 of 31 days
+    assert h["prev_score"] is not None and h["score_delta"] == pytest.approx(h["score"] - h["prev_score"], abs=0.01)
+    assert c2["prev_score"] == 0.0  # owed October files and sent none: 0, not "no data"
+    missing = {(m["institution_code"], m["dataset"], m["day"].day, m["state"]) for m in data["missing"]}
+    assert ("C0001", "his_encounter", 5, "missing") in missing and ("C0001", "his_encounter", 6, "late") in missing
+    assert sum(1 for m in missing if m[0] == "C0002") == 11
+    row = next(r for r in data["heatmap"]["rows"] if r["institution_code"] == "C0001")
+    day5 = row["cells"][4]
+    assert (day5["expected"], day5["received"], day5["missing"]) == (2, 1, ["his_encounter"])
+    assert data["trend"][4]["completeness"] == pytest.approx(100 * 4 / 5)
+    chk = {(r["institution_code"], r["check_id"]): r for r in data["checks"]}
+    drill = chk[("C0001", "encounter.end_time.after_start")]
+    assert drill["rows_quarantined"] == 2 and "line 2" in drill["example_reason"]
+    assert drill["doc"] == "checks/x.md"
+    assert jsonable(data)["heatmap"]["days"][0] == "2026-11-01"
+
+
+@pytest.mark.local
+def test_tables_and_exports(conn, tmp_path):
+    data = quality_report_data(conn, fx.MONTH, lang="en", calendar=fx.CAL)
+    counts = write_quality_tables(conn, data)
+    assert counts["quality_institution_month"] == 3 and counts["quality_submission"] == 30 + 60 + 60
+    write_quality_tables(conn, data)  # idempotent: replaces the month
+    n = conn.execute(sa.text("SELECT COUNT(*) FROM quality_submission WHERE month = '2026-11'")).scalar()
+    missing = conn.execute(sa.text("SELECT COUNT(*) FROM quality_submission WHERE state = 'missing'")).scalar()
+    assert n == 150 and missing == 12
+    rank1 = conn.execute(sa.text("SELECT institution_code FROM quality_institution_month WHERE rank = 1")).scalar()
+    assert rank1 == "H0001"
+    rows = list(csv.reader(write_csv(data, tmp_path / "n.csv").open(encoding="utf-8-sig")))
+    assert rows[0][:3] == ["Rank", "Institution", "Code"] and rows[1][2] == "H0001" and len(rows) == 4
+    from openpyxl import load_workbook
+
+    wb = load_workbook(write_xlsx(data, tmp_path / "n.xlsx"))
+    assert wb.sheetnames == ["Institution scores and ranking", "Missing and late submissions"]
+    assert wb.worksheets[1].max_row == 1 + 13
+
+
+@pytest.mark.local
+def test_html_is_self_contained_and_bilingual(conn):
+    zh = render_html(quality_report_data(conn, fx.MONTH, lang="zh", calendar=fx.CAL))
+    en = render_html(quality_report_data(conn, fx.MONTH, lang="en", calendar=fx.CAL))
+    assert "数据上报质量月报" in zh and "江桥社区卫生服务中心" in zh and "缺报" in zh
+    assert "Monthly submission quality report" in en
+    for html in (zh, en):
+        assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+        assert "https://" not in html and "<script src" not in html and "<link" not in html
+        assert html.count('class="cell cell-') == 3 * 30
+        assert html.count('class="cell cell-missing"') == 1 + 11
+        assert html.count('class="cell cell-zero"') == 3  # C0001 days 10-12: explicit zero reports

@@ -1,0 +1,1 @@
+SELECT institution_code, name, inst_type FROM dim_institution
