@@ -272,3 +272,17 @@ def test_token_command_prints_a_token_once(tmp_path, capsys):
     assert len(load_tokens(f)) == 1
     with pytest.raises(ValueError):
         main(["create", "--principal", "p", "--role", "clinician", "--file", str(f)])
+
+
+def test_internal_error_is_500_without_sql_text_and_audited(svc, monkeypatch):
+    import plugins.rhp_api.recognition_app as mod
+
+    def broken(*a, **k):
+        raise sa.exc.ProgrammingError("SELECT secret FROM recognition_index", {}, Exception("boom"))
+
+    monkeypatch.setattr(mod, "lookup", broken)
+    client, tok, eng, _ = svc
+    r = client.get("/lookup", params={"person_key": PK_A, "items": "14749-6"}, headers=auth(tok["dr_a"]))
+    assert r.status_code == 500 and "SELECT" not in r.text and "internal error (audit id" in r.json()["detail"]
+    (row,) = audit_rows(eng)
+    assert (row.outcome, row.http_status, row.detail) == ("error", 500, "internal error: ProgrammingError")

@@ -307,3 +307,47 @@ def test_manifest_matches_defects_found_in_files(dirty):
     for kind in ("duplicate_file", "corrected_file", "bom", "wrong_encoding", "exact_duplicate", "late_file",
                  "id_15", "invalid_id", "sex_mismatch", "missing_file"):
         assert found[kind] == counts.get(kind, 0), (kind, found[kind], counts.get(kind, 0))
+
+
+@pytest.mark.local
+def test_memory_does_not_grow_with_rows(tmp_path):
+    """Streaming: 4x the visits per day must not need noticeably more memory."""
+    import copy
+    import tracemalloc
+
+    from transforms.synth.refdata import scales
+
+    big = copy.deepcopy(scales()["tiny"])
+    for k in ("outpatient_per_hospital", "inpatient_discharges_per_hospital"):
+        big[k] = [v * 4 for v in big[k]]
+    big["outpatient_per_chc"] *= 4
+    big["outpatient_per_station"] *= 4
+    scales()["tiny_x4"] = big
+    try:
+        generate(tmp_path / "warm", START, 1, "tiny", 3, 0.02)  # imports and caches
+        peaks, rows = {}, {}
+        for sc in ("tiny", "tiny_x4"):
+            tracemalloc.start()
+            summary = generate(tmp_path / sc, START, 1, sc, 3, 0.02)
+            peaks[sc] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            rows[sc] = summary["rows_generated"]["encounter"]
+    finally:
+        del scales()["tiny_x4"]
+    assert rows["tiny_x4"] > 3 * rows["tiny"]
+    assert peaks["tiny_x4"] < 1.25 * peaks["tiny"], peaks
+
+
+@pytest.mark.local
+def test_cli_writes_summary(tmp_path, capsys):
+    from transforms.synth.__main__ import main
+
+    assert main(["--out", str(tmp_path), "--start", "2026-03-02", "--days", "1", "--scale", "tiny",
+                 "--seed", "5", "--defect-rate", "0"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    summary = json.loads((tmp_path / "_synth_manifest.json").read_text(encoding="utf-8"))
+    assert printed["rows_generated"] == summary["rows_generated"] and summary["defects_total"] == 0
+    codes = {i["institution_code"] for i in summary["institutions"]}
+    assert {"H31011400001", "H31011400002", "H31011400101", "H31011400201", "D31011400001"} <= codes
+    with pytest.raises(ValueError, match="unknown scale"):
+        generate(tmp_path / "x", START, 1, "huge", 1, 0.0)

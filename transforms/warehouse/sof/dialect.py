@@ -181,7 +181,7 @@ class PostgreSQL(Dialect):
         return f"(regexp_match({x}, {quote_string(pattern)}))[{group}]"
 
     def int_array(self, items: list[str]) -> str:
-        return "ARRAY[" + ", ".join(f"CAST({i} AS INTEGER)" for i in items) + "]::INTEGER[]"
+        return "CAST(ARRAY[" + ", ".join(f"CAST({i} AS INTEGER)" for i in items) + "] AS INTEGER[])"
 
 
 def get_dialect(name: str) -> Dialect:

@@ -109,9 +109,7 @@ def write_section(doc: Path, section: str) -> None:
         new = text.rstrip("\n") + "\n\n" + section
     else:
         nxt = text.find("\n## ", start + len(HEADING))
-        new = text[:start] + section + (text[nxt + 1:] if nxt >= 0 else "")
-        if nxt >= 0:
-            new = text[:start] + section + "\n" + text[nxt + 1:]
+        new = text[:start] + section + ("\n" + text[nxt + 1:] if nxt >= 0 else "")
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(new, encoding="utf-8")
 
