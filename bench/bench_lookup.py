@@ -52,6 +52,7 @@ SELECT 'B' || CAST(g AS VARCHAR), 'lab', ({items})[1 + CAST((g / {persons}) % 17
        NULL, 'mmol/L', 3.9, 6.1, NULL, 'R' || CAST(g AS VARCHAR), NULL, NULL, NULL,
        TIMESTAMP '2026-10-01 00:00:00', TIMESTAMP '2026-10-01 00:00:00'
 FROM {series}
+{order}
 """
 _ENC = """
 INSERT INTO fact_encounter (encounter_id, person_key, institution_code, encounter_class, start_time)
@@ -102,7 +103,8 @@ def setup(engine_name: str, rows: int, persons: int) -> tuple[str, dict]:
             c.exec_driver_sql("DROP INDEX IF EXISTS recognition_index_lookup")
             c.exec_driver_sql("ALTER TABLE recognition_index DROP CONSTRAINT IF EXISTS recognition_index_pkey")
         c.execute(sa.text(_GEN.format(items=arr(ITEMS), insts=arr(["LAB-C", "HOSP-A", "HOSP-B"]), persons=persons,
-                                      series=series.format(n=rows - 1 if pg else rows))))
+                                      series=series.format(n=rows - 1 if pg else rows),
+                                      order="" if pg else "ORDER BY 5, 3")))  # as a full refresh_index writes
         c.execute(sa.text(_ENC.format(series=series.format(n=persons - 1 if pg else persons))))
         c.execute(sa.text("INSERT INTO dim_group_membership (institution_code, group_code, role, valid_from, valid_to) "
                           "VALUES (:a, :b, :c, :d, :e)"), [dict(zip("abcde", m, strict=True)) for m in MEMBERSHIPS])

@@ -87,6 +87,7 @@ def _check(loaded: _Loaded, suite_file, case) -> None:
     assert outcome == "pass", f"{case.case_id}: {outcome}: {detail}"
 
 
+@pytest.mark.unit
 def test_suite_is_complete():
     """The shared suite is the full official one (22 files, 134 cases)."""
     assert len(SUITE) == 22

@@ -90,6 +90,10 @@ def test_value_domains():
     assert len(cs.domain("key_population").concepts) == 10
     assert cs.lookup_domain("vaccine", "卡介苗").code == "NIP-BCG"
     assert cs.lookup_domain("encounter_class", "巡诊") is None
+    assert cs.lookup_domain("encounter_class", "MZ").code == "O"  # pinyin initials used by HIS vendors
+    assert cs.lookup_domain("vaccine", "08").code == "NIP-HEPB"  # CVX code as submitted by FHIR sources
+    assert cs.lookup_domain("vaccine", "110") is None  # CVX 110 is a combination vaccine, not in the NIP list
+    assert cs.lookup_domain("channel", "互联网").code == "online"
 
 
 @pytest.mark.unit

@@ -8,7 +8,7 @@ import pytest
 
 from transforms.canonical import TABLES
 from transforms.validation import checktypes
-from transforms.validation.catalogue import CheckType, CatalogueError, load_catalogue, parse_rows
+from transforms.validation.catalogue import CatalogueError, CheckType, load_catalogue, parse_rows
 from transforms.validation.suites import stale_suites, suite_json
 
 pytestmark = pytest.mark.unit

@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from transforms.ingest.textio import ReadNotes, decode_line, sniff_encoding
-from transforms.ingest.values import canonical_values, mask
+from transforms.ingest.values import canonical_values, mask, pii_keys
 from transforms.sources.profile import FileSpec, SourceProfile
 from transforms.sources.records import Reject, Row
 
@@ -256,6 +256,7 @@ class MessageMapper:
         self.paths = {key: parse_path(key) for key in spec.columns}
         self.repeat = spec.repeat_segment
         self.needed = {p.seg for p in self.paths.values()} | ({self.repeat} if self.repeat else set())
+        self.pii = pii_keys(spec)
 
     def rows(self, msg: Message, path: Path) -> Iterator[Row | Reject]:
         msh = msg.segments[0].text
@@ -296,8 +297,11 @@ class MessageMapper:
                         continue
                     vendor[key] = extract(fields[p.field], p.seg, p.field, p.comp, p.sub, version, enc)
             except Exception as exc:  # hl7apy parse errors are many classes
+                shown = fields[p.field][:60]
+                if key in self.pii:
+                    shown = mask(shown)
                 yield Reject("ingest.hl7.bad_field",
-                             f"{path.name}: {msg.label()} field {key} value {fields[p.field][:60]!r} "
+                             f"{path.name}: {msg.label()} field {key} value {shown!r} "
                              f"cannot be parsed by hl7apy: {type(exc).__name__}: {exc}",
                              line=seg.number, message_id=cid or f"#{msg.ordinal}",
                              raw=masked_message(msg), table=self.spec.table)

@@ -168,7 +168,7 @@ def migrate_core(engine) -> list[str]:
 
 
 def _landing_files(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))]
+    files = [p for p in folder.iterdir() if p.is_file() and p.name != slog.MANIFEST and not p.name.startswith(".")]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
@@ -199,7 +199,11 @@ def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, inst
     sub.profile_id, sub.dataset = (prof.id if prof else None), table
     with engine.begin() as conn:
         slog.classify(conn, sub, table)
+        old = slog.existing(conn, sub.batch_id)
     res = FileResult(rel, sub.batch_id, sub.status, sub.profile_id, table, declared_count=declared)
+    if old and old.get("superseded_by"):  # a later correction replaced it: keep its log row as is
+        res.status, res.reason = old["status"], f"superseded by batch {old['superseded_by']}; not landed"
+        return res
     if sub.status == "duplicate":
         with engine.begin() as conn:
             slog.upsert(conn, sub)
@@ -209,37 +213,34 @@ def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, inst
         sub.status, sub.status_reason = "rejected", why
         with engine.begin() as conn:
             slog.upsert(conn, sub)
-            _replace_quarantine(conn, sub, [])
         res.status, res.reason = "rejected", why
         return res
 
     notes = ReadNotes()
     writer = RawBatchWriter(settings, spec.table, source, institution, day,
                             lineage_for(sub.batch_id, source, prof.id, institution, day, rel))
-    now = datetime.now().replace(microsecond=0)
-    qrows: list[dict] = []
+    sink = QuarantineSink(engine, sub.batch_id, spec.table, institution, day, rel)
     file_reject: Reject | None = None
     try:
         for rec in iter_records(path, prof, spec, notes=notes):
             if isinstance(rec, Reject):
                 if rec.extra.get("scope") == "file":
                     file_reject = rec
-                qrows.append(quarantine_row(rec, len(qrows) + 1, sub.batch_id, spec.table, institution, day,
-                                            rel, now))
+                sink.add(rec)
             else:
                 writer.add(rec)
+        sink.flush()
     except Exception:
         writer.abort()
         raise
     if file_reject is not None:
         writer.abort()
-        landed = 0
         sub.status, sub.status_reason = "rejected", file_reject.reason
     else:
         writer.close()
-        landed = writer.count
-    sub.rows_landed, sub.rows_quarantined = landed, len(qrows)
-    sub.rows_read = landed + len(qrows)
+    landed = writer.count if file_reject is None else 0
+    sub.rows_landed, sub.rows_quarantined = landed, sink.count
+    sub.rows_read = landed + sink.count
     sub.encoding, sub.notes = notes.encoding or None, notes.summary() or None
     sub.is_zero_report = sub.status != "rejected" and sub.rows_read == 0 and declared in (None, 0)
     count_ok = declared is None or declared == sub.rows_read
@@ -249,20 +250,45 @@ def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, inst
         sub.notes = f"{sub.notes}; {extra}" if sub.notes else extra
     with engine.begin() as conn:
         slog.upsert(conn, sub)
-        _replace_quarantine(conn, sub, qrows)
         if sub.supersedes:
             slog.mark_superseded(conn, sub.supersedes, sub.batch_id)
-            _replace_quarantine(conn, None, [], batch_id=sub.supersedes)
+            replace_partition(conn, "quarantine", {"batch_id": sub.supersedes, "stage": STAGE}, [])
     if sub.supersedes:
         drop_batch(settings, spec.table, source, institution, day, sub.supersedes)
     res.status, res.reason = sub.status, sub.status_reason
-    res.rows_read, res.rows_landed, res.rows_quarantined = sub.rows_read, landed, len(qrows)
+    res.rows_read, res.rows_landed, res.rows_quarantined = sub.rows_read, landed, sink.count
     res.reconciled = sub.reconciled
     return res
 
 
-def _replace_quarantine(conn, sub, rows: list[dict], batch_id: str | None = None) -> None:
-    replace_partition(conn, "quarantine", {"batch_id": batch_id or sub.batch_id, "stage": STAGE}, rows)
+class QuarantineSink:
+    """Quarantine rows of one batch: cleared first (rerun), then inserted in chunks."""
+
+    CHUNK = 10_000
+
+    def __init__(self, engine, batch_id: str, dataset: str, institution: str, day: date, rel: str):
+        self.engine, self.args = engine, (batch_id, dataset, institution, day, rel)
+        self.now = datetime.now().replace(microsecond=0)
+        self.rows: list[dict] = []
+        self.count = 0
+        with engine.begin() as conn:
+            replace_partition(conn, "quarantine", {"batch_id": batch_id, "stage": STAGE}, [])
+
+    def add(self, reject: Reject) -> None:
+        self.count += 1
+        batch_id, dataset, institution, day, rel = self.args
+        self.rows.append(quarantine_row(reject, self.count, batch_id, dataset, institution, day, rel, self.now))
+        if len(self.rows) >= self.CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        cols = list(self.rows[0])
+        stmt = sa.text(f"INSERT INTO quarantine ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})")
+        with self.engine.begin() as conn:
+            conn.execute(stmt, self.rows)
+        self.rows = []
 
 
 def submission_rows(settings: Settings, source: str | None = None) -> list[dict]:

@@ -99,6 +99,8 @@ class Day:
         lines = self._rx_lines(r, inst, dx, chc is not None)
         drug = _money(sum(x["amount"] for x in lines))
         base = r.lognormvariate(5.0 if not chc else 4.2, 0.45)
+        if drug:  # non-drug spend keeps the drug share near the observed 25-35 %
+            base = max(base, drug * r.uniform(1.6, 2.6) / 0.8)
         exam_lab = _money(base * r.uniform(0.15, 0.35))
         service = _money(base * r.uniform(0.25, 0.45))
         consumable = _money(base * r.uniform(0.02, 0.08))
@@ -143,7 +145,7 @@ class Day:
             days = r.choice([28, 56, 84, 90]) if chronic and primary and r.random() < 0.6 else \
                 (typical if chronic else r.randint(3, typical))
             price = clinical()["drug_unit_price"].get(code, clinical()["drug_unit_price"]["default"])
-            qty = days * (1 if "B0" not in code else 1)
+            qty = days if "B0" not in code else max(1, round(days / (30 if "AE" in code else 1)))
             out.append({"code": code, "days": days, "qty": qty, "amount": _money(qty * price * r.uniform(0.9, 1.1))})
         return out
 

@@ -395,8 +395,10 @@ class OutFile:
         fd, declared = self.file_defect, self.sink.count
         entries: dict[str, int] = {}
         on_time = arrival(self.day)
-        if self.rows_seen == 0 and not self.zero_required and fd is None:
+        if self.rows_seen == 0 and not self.zero_required:  # nothing happened, nothing owed
             self.sink.path.unlink()
+            if self.corr is not None:
+                self.corr.path.unlink()
             return {}
         if fd is Kind.zero_report and self.rows_seen == 0:
             fd = None  # nothing to drop: it is a genuine zero report

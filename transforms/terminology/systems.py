@@ -126,3 +126,4 @@ EXT_REFERRAL_NO = f"{PLATFORM}/StructureDefinition/referral-no"
 EXT_RECOGNITION = f"{PLATFORM}/StructureDefinition/recognition"  # sub-extensions status/reason/validUntil/hrScope
 RECOGNITION_STATUS = f"{PLATFORM}/CodeSystem/recognition-status"
 DICOM_UID = "urn:dicom:uid"  # identifier system for DICOM study instance UIDs
+CHANNEL = f"{PLATFORM}/CodeSystem/encounter-channel"  # offline | online (线下/线上)

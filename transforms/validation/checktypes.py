@@ -10,6 +10,7 @@ value is counted once, by completeness, not again by every plausibility check.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -64,14 +65,20 @@ def _p_in_set(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     return s.notna() & ~_bool(s.isin(c.params["values"]))
 
 
+def _search(s: pd.Series, pattern: str) -> pd.Series:
+    with warnings.catch_warnings():  # "pattern has match groups": we only test for a match
+        warnings.simplefilter("ignore", UserWarning)
+        return _bool(s.astype("string").str.contains(pattern, regex=True))
+
+
 def _p_regex(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     s = _col(df, c.fields[0])
-    return s.notna() & ~_bool(s.astype("string").str.contains(c.params["pattern"], regex=True))
+    return s.notna() & ~_search(s, c.params["pattern"])
 
 
 def _p_not_regex(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     s = _col(df, c.fields[0])
-    return s.notna() & _bool(s.astype("string").str.contains(c.params["pattern"], regex=True))
+    return s.notna() & _search(s, c.params["pattern"])
 
 
 def _p_between(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:

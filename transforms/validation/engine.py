@@ -1,8 +1,8 @@
 """Run catalogue checks on a DataFrame (row flags) or push them down to a SQL warehouse (counts).
 
-Row flags come from one DuckDB scan over the in-memory frame (the SQL form), which the
-benchmark showed to be the fast path on the same answers as the pandas form and GX
-(docs/benchmarks.md). A check whose column or reference is absent is ``not_run`` with a
+Row flags for the stage come from the pandas form: on an in-memory batch it was the fastest
+path with the same numerators as GX, DuckDB and PostgreSQL (docs/benchmarks.md); DuckDB
+wins when it reads Parquet itself, and the warehouse marts are checked by SQL pushdown. A check whose column or reference is absent is ``not_run`` with a
 note, never silently passed.
 """
 

@@ -26,7 +26,7 @@ from transforms.validation.catalogue import MART_TABLES, Check, checks_for, load
 from transforms.validation.checktypes import RefSets, describe
 from transforms.validation.engine import (
     CheckOutcome,
-    flags_duckdb,
+    flags_pandas,
     outcomes_from_flags,
     push_down_counts,
     runnable,
@@ -84,7 +84,7 @@ def validate_frame(df: pd.DataFrame, checks: list[Check], refs: RefSets | None) 
             outcomes.append(CheckOutcome(c, 0, 0, "not_run", why))
         else:
             ready.append(c)
-    flags = flags_duckdb(df, ready, refs or {})
+    flags = flags_pandas(df, ready, refs or {})
     outcomes = outcomes_from_flags(df, ready, flags) + outcomes
     errors = [c.check_id for c in ready if c.severity == "error"]
     warns = [c.check_id for c in ready if c.severity == "warning"]

@@ -69,8 +69,16 @@ def cast_expr(column_sql: str, kind: ColumnKind) -> str:
     }[kind]
 
 
+def _has_rows(conn: Connection, table: str | None) -> bool:
+    return table is not None and conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is not None
+
+
 def refresh_view(conn: Connection, view: dict, new_table: str, old_table: str | None) -> int:
-    """Replace the rows of one mart for the resources in ``new_table`` (and ``old_table``)."""
+    """Replace the rows of one mart for the resources in ``new_table`` (and ``old_table``).
+
+    The view runs once per source table into a temporary table (its SQL is costly to plan),
+    which both the key-based DELETE and the INSERT read.
+    """
     table = view["name"]
     types = table_columns(conn, table)
     names = [c["name"] for c in view_columns(view)]
@@ -79,14 +87,21 @@ def refresh_view(conn: Connection, view: dict, new_table: str, old_table: str | 
         raise ValueError(f"mappings/views/{table}.json: columns {missing} are not in warehouse table {table}")
     keys = key_columns(view)
     cond = " AND ".join(f"{cast_expr('k.' + k, types[k])} IS NOT DISTINCT FROM {table}.{k}" for k in keys)
-    for source in [t for t in (old_table, new_table) if t]:
-        sel = select_sql(conn, view, source)
-        conn.exec_driver_sql(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM ({sel}) k WHERE {cond})")
-    sel = select_sql(conn, view, new_table)
-    cols = [c for c in [*names, *passthrough_for(view)] if c in types]
-    exprs = ", ".join(f"{cast_expr('v.' + c, types[c])} AS {c}" for c in cols)
-    result = conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {exprs} FROM ({sel}) v")
-    return max(result.rowcount or 0, 0)
+    q = conn.exec_driver_sql
+    written = 0
+    for role, source in (("old", old_table), ("new", new_table)):
+        if not _has_rows(conn, source):
+            continue
+        temp = f"_view_{role}"
+        q(f"DROP TABLE IF EXISTS {temp}")
+        q(f"CREATE TEMP TABLE {temp} AS {select_sql(conn, view, source)}")
+        q(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {temp} k WHERE {cond})")
+        if role == "new":
+            cols = [c for c in [*names, *passthrough_for(view)] if c in types]
+            exprs = ", ".join(f"{cast_expr('v.' + c, types[c])} AS {c}" for c in cols)
+            written = max(q(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {exprs} FROM {temp} v").rowcount or 0, 0)
+        q(f"DROP TABLE {temp}")
+    return written
 
 
 def derive(conn: Connection) -> list[str]:

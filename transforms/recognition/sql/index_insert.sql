@@ -1,6 +1,7 @@
 -- Lab analyte results and exam reports with a unified item code, a resident and a time.
 -- Rows with only a local code are not indexed: equivalence across hospitals goes through the
--- unified code set only.
+-- unified code set only. Rows are written in (person_key, item_code) order so DuckDB's
+-- per-row-group min/max pruning serves the lookup after a full refresh.
 INSERT INTO recognition_index (
     result_id, item_kind, item_code, hr_item_code, person_key, result_time, report_time,
     performing_institution, reporting_institution, ordering_institution, status,
@@ -26,3 +27,4 @@ FROM fact_exam_report
 WHERE exam_item_code IS NOT NULL AND person_key IS NOT NULL
   AND COALESCE(exam_time, report_time) IS NOT NULL
   AND (CAST(:since AS TIMESTAMP) IS NULL OR loaded_at >= CAST(:since AS TIMESTAMP))
+ORDER BY 5, 3

@@ -90,7 +90,6 @@ class _Compiler:
 
     def node(self, sel: Select, where: str, focus: str, row_index: str) -> tuple[str, list[CompiledColumn]]:
         """SQL of one select node (a subquery) and its columns in output order."""
-        d = self.d
         ctx = self.ctx(focus, row_index)
         if sel.forEach is not None or sel.forEachOrNull is not None:
             key = "forEach" if sel.forEach is not None else "forEachOrNull"
