@@ -110,14 +110,15 @@ def test_batch_with_malformed_messages_continues(tmp_path, eol):
         _msg("M2", ["OBX|1|NM|GLU||5.6", "O\\X|bad"]),
         _msg("M3", []),
         _msg("M4", ["OBX|1|ST|TXT^说明\\T\\备注||a\\F\\b"]),
+        _msg("M5", ["OBX|1|NM|GLU||5.6"]).replace("^~\\&", "^^\\&", 1),
     ]
-    body = "FHS|^~\\&\rBHS|^~\\&\r" + "\r".join(msgs) + "\rBTS|4\rFTS|1\r"
+    body = "FHS|^~\\&\rBHS|^~\\&\r" + "\r".join(msgs) + "\rBTS|5\rFTS|1\r"
     p = tmp_path / "oru.hl7"
     p.write_bytes(b"\xef\xbb\xbf" + body.replace("\r", eol).encode("utf-8"))
     recs = list(iter_records(p, _lab_profile(), _lab_profile().files[0], notes=ReadNotes()))
     got = [(r.message_id, "row" if isinstance(r, Row) else r.check_id) for r in recs]
     assert got == [("M1", "row"), ("M1", "row"), ("M2", "ingest.hl7.bad_segment"),
-                   ("M3", "ingest.hl7.no_repeat_segment"), ("M4", "row")]
+                   ("M3", "ingest.hl7.no_repeat_segment"), ("M4", "row"), ("M5", "ingest.hl7.bad_msh")]
     assert [r.values["item_code"] for r in recs[:2]] == ["GLU", "K"]
     assert recs[1].values["patient_name"] == "王" and recs[1].values["order_no"] == "GLU"
     assert recs[4].values["item_name"] == "说明&备注" and recs[4].values["value"] == "a|b"

@@ -110,6 +110,7 @@ POST_LOAD_STEPS: tuple[tuple[str, str], ...] = (
     ("recognition_index", "transforms.post_load:refresh_recognition_index"),
     ("indicators", "transforms.post_load:compute_indicators"),
     ("quality_report", "transforms.post_load:build_quality_report"),
+    ("ops_feed", "transforms.post_load:export_ops_feed"),
 )
 
 

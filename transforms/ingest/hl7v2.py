@@ -13,7 +13,8 @@ Malformed input never stops a batch: each broken message becomes one ``Reject`` 
 ``check_id`` ``ingest.hl7.<kind>`` naming the file and MSH-10 (or the message ordinal):
 ``missing_msh`` (segments before any MSH), ``envelope`` (a second FHS/BHS inside an open
 one, cutting a message), ``bad_segment`` (not a 3-character segment id),
-``bad_field`` (hl7apy cannot parse a mapped field), ``no_repeat_segment`` (the spec makes
+``bad_msh`` (MSH-1/MSH-2 separators missing or not distinct), ``bad_field`` (hl7apy
+cannot parse a mapped field), ``no_repeat_segment`` (the spec makes
 one row per e.g. OBX and the message has none), ``encoding``.
 """
 
@@ -332,10 +333,23 @@ def masked_message(msg: Message) -> str:
                       ensure_ascii=False)
 
 
+def msh_problem(msg: Message) -> str | None:
+    """Why the MSH cannot define this message's separators, if it cannot."""
+    text = msg.segments[0].text
+    if len(text) < 8:
+        return f"MSH {text!r} is too short to hold the field separator and MSH-2"
+    chars = text[3] + text[4:].split(text[3])[0]
+    if len(set(chars)) != len(chars) or any(c.isalnum() or c.isspace() for c in chars):
+        return f"MSH-1/MSH-2 separators {chars!r} are not distinct punctuation"
+    return None
+
+
 def iter_hl7(path: Path, profile: SourceProfile, spec: FileSpec, notes: ReadNotes) -> Iterator[Row | Reject]:
     """Rows and rejects of one HL7 v2 file, message by message (streaming)."""
     mapper = MessageMapper(profile, spec)
     for msg in iter_messages(iter_segments(path, profile.encoding, notes)):
+        if not msg.errors and (problem := msh_problem(msg)):
+            msg.errors.append(("bad_msh", problem))
         if msg.errors:
             kind, detail = msg.errors[0]
             yield Reject(f"ingest.hl7.{kind}", f"{path.name}: {msg.label()}: {detail}",
