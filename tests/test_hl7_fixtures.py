@@ -159,3 +159,17 @@ def test_plain_field_shortcut_equals_hl7apy(path):
             extract_hl7apy(text, p.seg, p.field, p.comp, p.sub, "2.5", enc)
 
     check()
+
+
+@pytest.mark.parametrize("eol", ["\r", "\r\n"])
+def test_splitter_same_result_across_read_chunks(tmp_path, monkeypatch, eol):
+    """Segments and offsets do not depend on where the 1 MiB read boundaries fall."""
+    from transforms.ingest import hl7v2
+
+    body = "\r".join(_msg(f"M{i}", [f"OBX|1|NM|GLU^葡萄糖||{i}"]) for i in range(6))
+    p = tmp_path / "oru.hl7"
+    p.write_bytes(b"\xef\xbb\xbf" + body.replace("\r", eol).encode("utf-8"))
+    whole = [(s.number, s.text) for s in hl7v2.iter_segments(p, "auto", ReadNotes())]
+    monkeypatch.setattr(hl7v2, "CHUNK", 7)
+    small = [(s.number, s.text) for s in hl7v2.iter_segments(p, "auto", ReadNotes())]
+    assert small == whole and len(whole) == 24 and whole[0][1].startswith("MSH|")

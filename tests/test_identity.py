@@ -7,6 +7,8 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transforms.identity import person_key as pk
 from transforms.identity import resident_id as rid
@@ -141,3 +143,14 @@ def test_resolve_flags_mismatch_and_prefers_id_values():
     ident, _ = resolve(df, b"k", "H1", {}, pd.Series(["1"], dtype="string"), pd.Series([date(1950, 1, 1)]))
     assert set(ident["id_issues"][0].split(";")) == {"sex_mismatch", "birth_date_mismatch"}
     assert ident["sex_std"][0] == "2" and ident["birth_date_std"][0] == date(1949, 12, 31)
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(1998, 12, 31)), st.integers(0, 999))
+def test_property_upgrade_and_checksum(birth, seq):
+    id15 = f"110105{birth:%y%m%d}{seq:03d}"
+    id18 = rid.upgrade_15(id15)
+    assert id18[:6] + id18[8:17] == id15 and id18[6:8] == "19"
+    assert rid.check_char(id18[:17]) == id18[17]
+    wrong = next(c for c in "0123456789X" if c != id18[17])
+    assert "checksum" in rid.check(id18[:17] + wrong).issues
+    assert rid.check(id18).sex_code == ("1" if seq % 2 else "2")

@@ -22,6 +22,8 @@ DAY = date(2026, 3, 1)
 SYNTHEA = ["patients", "encounters", "conditions", "observations", "medications", "immunizations",
            "organizations"]
 HEADER = "流水号,机构,身份证号,姓名,类型,时间"
+XLSX = {"id": "t_xlsx", "source": "his", "vendor": "t", "format": "xlsx",
+        "files": [{"pattern": "mz_*.xlsx", "table": "encounter", "columns": {"流水号": "encounter_no"}}]}
 PROFILE = {"id": "t_csv", "source": "his", "vendor": "t", "format": "csv", "encoding": "auto",
            "files": [{"pattern": "mz_*.csv", "table": "encounter", "columns": {
                "流水号": "encounter_no", "机构": "institution_code", "身份证号": "id_number",
@@ -33,6 +35,7 @@ def env(rhp_home, tmp_path):
     pdir = tmp_path / "profiles"
     pdir.mkdir()
     (pdir / "t_csv.yaml").write_text(yaml.safe_dump(PROFILE, allow_unicode=True), encoding="utf-8")
+    (pdir / "t_xlsx.yaml").write_text(yaml.safe_dump(XLSX, allow_unicode=True), encoding="utf-8")
     shutil.copy(MAPPINGS_DIR / "sources" / "synthea_csv.yaml", pdir)
     settings = load_settings()
     folder = settings.landing / "his" / "H1" / DAY.isoformat()
@@ -101,6 +104,7 @@ def test_duplicate_late_zero_rejected(env):
     _write(folder, "mz_zero.csv", [])
     _write(folder, "mz_late.csv", [ROW2], when=datetime(2026, 3, 2, 7, 0))
     _write(folder, "unknown.txt", ["x"])
+    (folder / "mz_broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
     (folder / "_manifest.json").write_text(json.dumps({"files": {"mz_zero.csv": {"declared_count": 0}}}))
     rep = ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
     log = _log(settings)
@@ -111,6 +115,9 @@ def test_duplicate_late_zero_rejected(env):
     assert log["mz_zero.csv"]["is_zero_report"] is True and log["mz_zero.csv"]["rows_read"] == 0
     assert log["mz_late.csv"]["status"] == "late" and "deadline 2026-03-02 06:00" in log["mz_late.csv"]["status_reason"]
     assert log["unknown.txt"]["status"] == "rejected" and "unknown.txt" in log["unknown.txt"]["status_reason"]
+    broken = log["mz_broken.xlsx"]
+    assert broken["status"] == "rejected" and "mz_broken.xlsx: unreadable as xlsx" in broken["status_reason"]
+    assert [q["check_id"] for q in _quarantine(settings)] == ["ingest.unreadable"]
     assert rep.rows_landed == 2
     ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
     assert {k: v["status"] for k, v in _log(settings).items()} == {k: v["status"] for k, v in log.items()}

@@ -114,3 +114,12 @@ def test_html_is_self_contained_and_bilingual(conn):
         assert html.count('class="cell cell-') == 3 * 30
         assert html.count('class="cell cell-missing"') == 1 + 11
         assert html.count('class="cell cell-zero"') == 3  # C0001 days 10-12: explicit zero reports
+
+
+@pytest.mark.local
+def test_partial_month_owes_nothing_after_as_of(conn):
+    data = quality_report_data(conn, fx.MONTH, calendar=fx.CAL, as_of=date(2026, 11, 10))
+    by = {r["institution_code"]: r for r in data["institutions"]}
+    assert data["is_partial"] and len(data["heatmap"]["days"]) == 10
+    assert (by["H0001"]["expected"], by["C0001"]["expected"], by["C0001"]["missing"]) == (10, 20, 1)
+    assert by["C0002"]["missing"] == 0  # its gap starts on day 20

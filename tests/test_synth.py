@@ -252,6 +252,11 @@ def test_group_membership_is_scd2_with_a_move(clean):
     first, second = sorted(moved["H31011400103"], key=lambda r: r["生效日期"])
     assert first["失效日期"] == second["生效日期"] and first["集团编码"] != second["集团编码"]
     assert second["失效日期"] == ""
+    from stdnum.cn import uscc
+
+    inst = next((clean / "landing/registry/310114").rglob("institution_*.csv")).read_text(encoding="utf-8")
+    codes = [r["统一社会信用代码"] for r in csv.DictReader(io.StringIO(inst)) if r["统一社会信用代码"]]
+    assert codes and all(uscc.is_valid(c) for c in codes)
 
 
 @pytest.mark.local
@@ -351,3 +356,27 @@ def test_cli_writes_summary(tmp_path, capsys):
     assert {"H31011400001", "H31011400002", "H31011400101", "H31011400201", "D31011400001"} <= codes
     with pytest.raises(ValueError, match="unknown scale"):
         generate(tmp_path / "x", START, 1, "huge", 1, 0.0)
+
+
+@pytest.mark.local
+def test_malformed_hl7_is_where_the_manifest_says(tmp_path, monkeypatch):
+    from transforms.synth.defects import DefectLog, Kind
+
+    def forced(self, file, kinds):
+        return Kind.malformed_hl7 if Kind.malformed_hl7 in kinds else None
+
+    monkeypatch.setattr(DefectLog, "file_kind", forced)
+    generate(tmp_path, START, 1, "tiny", 11, 0.01)
+    entries = [e for e in json.loads((tmp_path / "_defects_manifest.json").read_text("utf-8"))["defects"]
+               if e["kind"] == "malformed_hl7"]
+    assert len(entries) >= 2
+    for e in entries:
+        text = (tmp_path / "landing" / e["file"]).read_bytes().decode("utf-8")
+        mid = e["message_id"]
+        if "no MSH" in e["detail"]:
+            assert f"|{mid}|" not in text
+        elif "truncated" in e["detail"]:
+            msg = text.split(f"|{mid}|", 1)[1].split("\rMSH|", 1)[0]
+            assert "\rOBX|" not in msg or "ADT" in e["file"] or msg.count("\r") < 6
+        else:
+            assert "\rZZ|garbled" in text and f"|{mid}|" in text

@@ -177,3 +177,15 @@ def test_accept_appends_reviewed_row_with_version_bump(tmp_path):
     with pytest.raises(ValueError, match="not a code"):
         accept(load_codeset(root), "lab", "lis_c", "C999", "0000-0", "x")
     assert (MAPPINGS_DIR / "concept_maps" / "lab" / "lis_c.csv").read_text(encoding="utf-8").count("C205") == 0
+
+
+@pytest.mark.unit
+def test_multi_valued_key_populations():
+    import pandas as pd
+
+    from transforms.standardise.codes import map_multi_domain
+
+    cs = load_codeset(MAPPINGS_DIR)
+    out = map_multi_domain(pd.Series(["elderly65|htn", "糖尿病，残疾人", "htn|外星人", None]), cs, "key_population")
+    assert out["std"].tolist()[:3] == ["elderly65|htn", "disabled|dm", "htn"]
+    assert out["map_status"].tolist() == ["mapped", "mapped", "unmapped", "missing"]

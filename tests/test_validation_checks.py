@@ -89,3 +89,13 @@ def test_gx_on_pandas_agrees_with_our_numerators():
         got[i], expected[i] = res.result.get("unexpected_count"), len(rows)
     assert got == expected
     assert len(expected) >= 10
+
+
+@pytest.mark.local
+def test_generated_suites_load_in_gx_without_losing_expectations():
+    from transforms.validation.catalogue import load_catalogue
+    from transforms.validation.suites import all_suite_tables, gx_suite, suite_json
+
+    cat = load_catalogue()
+    for table in all_suite_tables():
+        assert len(gx_suite(table, cat).expectations) == len(suite_json(table, cat)["expectations"]), table

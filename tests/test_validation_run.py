@@ -175,3 +175,17 @@ def check_marts(url: str) -> None:
 
 def test_validate_marts_pushdown_duckdb(rhp_home):
     check_marts(load_settings().warehouse_url)
+
+
+def test_exact_duplicate_keeps_first_copy_and_quarantines_repeat(rhp_home):
+    s = load_settings()
+    registry(s)
+    df = encounter_frame()
+    df.loc[5, [c for c in df.columns if c != "_line"]] = df.loc[4, [c for c in df.columns if c != "_line"]].to_numpy()
+    write_partition(s, "encounter", df, "his", "H001", "b1")
+    rep = validate_partition(s, "his", "H001", DAY)
+    assert rep.tables["encounter"]["rows_exact_duplicates"] == 1
+    assert (rep.rows_in, rep.rows_out, rep.rows_quarantined, rep.reconciled) == (6, 3, 3, True)
+    with get_engine(s.warehouse_url).connect() as c:
+        r = c.execute(sa.text("SELECT check_id, reason FROM quarantine WHERE line_no = 7")).one()
+    assert r.check_id == "validate.encounter.exact_duplicate" and "exact duplicate of line 6" in r.reason

@@ -16,12 +16,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from plugins.rhp_api.context import ServiceContext
 from transforms.api_security.audit import AuditEvent
 from transforms.api_security.roles import Action
 from transforms.api_security.tokens import AuthError, Principal
 from transforms.recognition.lookup import LookupInputError
 from transforms.recognition.outcomes import OutcomeError
+
+from .context import ServiceContext
 
 log = logging.getLogger(__name__)
 PURPOSE_HEADER = "x-purpose-of-use"

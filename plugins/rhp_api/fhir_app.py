@@ -14,12 +14,13 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from plugins.rhp_api.common import ApiError, audited, authorise, install_validation_handler, require_purpose
-from plugins.rhp_api.context import ServiceContext, _utcnow
 from transforms.api_security.access import relationship_basis
 from transforms.api_security.audit import AuditEvent
 from transforms.recognition.fhir_views import everything
 from transforms.recognition.lookup import validate_person_key
+
+from .common import ApiError, audited, authorise, install_validation_handler, require_purpose
+from .context import ServiceContext, _utcnow
 
 
 def create_app(warehouse_url: str | None = None, tokens_path: Path | None = None,

@@ -15,8 +15,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from plugins.rhp_api.common import ApiError, audited, authorise, install_validation_handler, require_purpose
-from plugins.rhp_api.context import ServiceContext, _utcnow
 from transforms.api_security.access import relationship_basis
 from transforms.api_security.audit import AuditEvent, read_audit, write_audit
 from transforms.api_security.roles import Role
@@ -29,6 +27,9 @@ from transforms.recognition.lookup import (
     validate_person_key,
 )
 from transforms.recognition.outcomes import recognition_rates, record_outcome
+
+from .common import ApiError, audited, authorise, install_validation_handler, require_purpose
+from .context import ServiceContext, _utcnow
 
 
 class OutcomeIn(BaseModel):

@@ -11,9 +11,9 @@ APP_PREFIXES: dict[str, str] = {"recognition": "/rhp-recognition", "fhir": "/fhi
 
 def factory(name: str) -> Callable[..., FastAPI]:
     if name == "recognition":
-        from plugins.rhp_api.recognition_app import create_app
+        from .recognition_app import create_app
     elif name == "fhir":
-        from plugins.rhp_api.fhir_app import create_app
+        from .fhir_app import create_app
     else:
         raise ValueError(f"unknown app {name!r}; choose one of {sorted(APP_PREFIXES)}")
     return create_app

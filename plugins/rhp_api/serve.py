@@ -11,7 +11,7 @@ import argparse
 
 from fastapi import FastAPI
 
-from plugins.rhp_api.registry import APP_PREFIXES, factory
+from .registry import APP_PREFIXES, factory
 
 
 def build(name: str, warehouse_url: str | None = None) -> FastAPI:

@@ -117,10 +117,13 @@ def iter_messages(segments: Iterator[Segment]) -> Iterator[Message]:
 
     for seg in segments:
         sid = seg.text[:3]
-        if seg.error:
-            if current is None:
-                current = start(None)
-            current.segments.append(seg)
+        if seg.error:  # the message that owns the undecodable segment is rejected
+            if sid == "MSH" or current is None:
+                if current is not None:
+                    yield current
+                current = start(seg)
+            else:
+                current.segments.append(seg)
             current.errors.append(("encoding", seg.error))
             continue
         if sid == "MSH":
@@ -154,7 +157,7 @@ def iter_messages(segments: Iterator[Segment]) -> Iterator[Message]:
                 current = start(None)
                 current.errors.append(("missing_msh", f"segment {seg.number} ({sid}) comes before any MSH"))
             elif not SEGMENT_ID.match(sid) or (len(seg.text) > 3 and seg.text[3] != current_sep(current)):
-                current.errors.append(("bad_segment", f"segment {seg.number} has no valid segment id: {seg.text[:20]!r}"))
+                current.errors.append(("bad_segment", f"segment {seg.number} has no valid segment id: {seg.text[:8]!r}"))
             current.segments.append(seg)
     if current is not None:
         yield current

@@ -229,10 +229,13 @@ def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, inst
                 sink.add(rec)
             else:
                 writer.add(rec)
-        sink.flush()
-    except Exception:
-        writer.abort()
-        raise
+    except Exception as exc:  # a corrupt container (zip, JSON, ...) must not stop the partition
+        file_reject = Reject("ingest.unreadable",
+                             f"{path.name}: unreadable as {prof.format} ({prof.id}) after {writer.count} "
+                             f"record(s): {type(exc).__name__}: {str(exc)[:200]}", table=spec.table,
+                             extra={"scope": "file"})
+        sink.add(file_reject)
+    sink.flush()
     if file_reject is not None:
         writer.abort()
         sub.status, sub.status_reason = "rejected", file_reject.reason

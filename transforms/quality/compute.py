@@ -172,8 +172,11 @@ def _metrics(code: str, cells: list[dict], subs: list[dict], checks: list[dict],
     }
 
 
-def _period(conn: Connection, month: str, cal: Calendar, weights: dict[str, float]) -> dict[str, Any]:
+def _period(conn: Connection, month: str, cal: Calendar, weights: dict[str, float],
+            as_of: date | None = None) -> dict[str, Any]:
     start, end = month_bounds(month)
+    if as_of is not None and start <= as_of < end:
+        end = as_of + timedelta(days=1)  # partial month: nothing is owed after the as-of day
     subs = _rows(conn, "submissions", start=start, end=end)
     institutions = _institution_rows(conn, subs)
     cells = submission_cells(cal, [i for i in institutions if i.get("inst_type")], subs, start, end)
@@ -198,13 +201,16 @@ def _period(conn: Connection, month: str, cal: Calendar, weights: dict[str, floa
 
 
 def quality_report_data(conn: Connection, month: str, lang: Lang = "zh", calendar: Calendar | None = None,
-                        weights: dict[str, float] | None = None) -> dict[str, Any]:
-    """Every figure of the monthly report for ``month`` ('YYYY-MM'), JSON-friendly after ``jsonable``."""
+                        weights: dict[str, float] | None = None, as_of: date | None = None) -> dict[str, Any]:
+    """Every figure of the monthly report for ``month`` ('YYYY-MM'), JSON-friendly after ``jsonable``.
+
+    ``as_of`` cuts a month in progress at that day (``is_partial`` is then true).
+    """
     from transforms.quality.labels import labels
 
     cal = calendar or load_calendar(MAPPINGS_DIR / "submission_calendar.yaml")
     w = weights or load_weights()
-    cur = _period(conn, month, cal, w)
+    cur = _period(conn, month, cal, w, as_of)
     prev = _period(conn, previous_month(month), cal, w)
     prev_by = {r["institution_code"]: r for r in prev["institutions"]}
     for r in cur["institutions"]:
@@ -216,7 +222,8 @@ def quality_report_data(conn: Connection, month: str, lang: Lang = "zh", calenda
     names = {r["institution_code"]: r["name"] for r in institutions}
     days = [cur["start"] + timedelta(days=i) for i in range((cur["end"] - cur["start"]).days)]
     return {
-        "month": month, "lang": lang, "labels": labels(lang), "generated_at": datetime.now().replace(microsecond=0),
+        "month": month, "lang": lang, "labels": labels(lang), "as_of": cur["end"] - timedelta(days=1),
+        "is_partial": cur["end"] < month_bounds(month)[1], "generated_at": datetime.now().replace(microsecond=0),
         "weights": w, "institutions": institutions,
         "summary": _summary(institutions, cur["cells"]),
         "heatmap": _heatmap(institutions, cur["cells"], days),

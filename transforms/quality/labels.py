@@ -8,6 +8,7 @@ _LABELS: dict[str, dict[str, str]] = {
     "title": {"zh": "数据上报质量月报", "en": "Monthly submission quality report"},
     "month": {"zh": "统计月份", "en": "Month"},
     "generated": {"zh": "生成时间", "en": "Generated"},
+    "partial": {"zh": "月度未完，截至", "en": "partial month, up to"},
     "summary": {"zh": "总体情况", "en": "Summary"},
     "institution": {"zh": "机构", "en": "Institution"},
     "code": {"zh": "机构代码", "en": "Code"},

@@ -54,14 +54,15 @@ def write_quality_tables(conn: Connection, data: dict[str, Any]) -> dict[str, in
     }
 
 
-def build_monthly_report(settings: Settings, month: str, langs: tuple[Lang, ...] = ("zh", "en")) -> QualityReportOutput:
+def build_monthly_report(settings: Settings, month: str, langs: tuple[Lang, ...] = ("zh", "en"),
+                         as_of: date | None = None) -> QualityReportOutput:
     """Compute the month once per language, store the tables, write the files."""
     out = QualityReportOutput(month)
     folder = settings.reports / "quality" / month
     folder.mkdir(parents=True, exist_ok=True)
     with transaction(settings.warehouse_url) as conn:
         for i, lang in enumerate(langs):
-            data = quality_report_data(conn, month, lang=lang)
+            data = quality_report_data(conn, month, lang=lang, as_of=as_of)
             if i == 0:
                 write_quality_tables(conn, data)
                 out.institutions, out.expected = len(data["institutions"]), data["summary"]["expected"]
@@ -75,16 +76,17 @@ def build_monthly_report(settings: Settings, month: str, langs: tuple[Lang, ...]
 
 
 def build_quality_report(settings: Settings, day: date) -> QualityReportOutput:
-    """Post-load step: rebuild the report of the month ``day`` falls in."""
-    return build_monthly_report(settings, day.strftime("%Y-%m"))
+    """Post-load step: rebuild the report of the month ``day`` falls in, up to ``day``."""
+    return build_monthly_report(settings, day.strftime("%Y-%m"), as_of=day)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--month", required=True, help="YYYY-MM")
     ap.add_argument("--lang", choices=["zh", "en"], action="append")
+    ap.add_argument("--as-of", type=date.fromisoformat, help="cut a month in progress at this day (YYYY-MM-DD)")
     args = ap.parse_args(argv)
-    res = build_monthly_report(load_settings(), args.month, tuple(args.lang or ("zh", "en")))
+    res = build_monthly_report(load_settings(), args.month, tuple(args.lang or ("zh", "en")), args.as_of)
     print(f"{res.month}: {res.institutions} institutions, {res.expected} expected, {res.missing} missing")
     for f in res.files:
         print(f)

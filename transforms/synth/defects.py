@@ -92,7 +92,7 @@ def applicable_row_kinds(table: str, fmt: str) -> list[Kind]:
 def applicable_file_kinds(fmt: str, encoding: str) -> list[Kind]:
     kinds = [Kind.duplicate_file, Kind.late_file, Kind.missing_file, Kind.corrected_file, Kind.zero_report]
     if fmt == "hl7v2":
-        kinds.append(Kind.malformed_hl7)
+        kinds += [Kind.malformed_hl7] * 3  # the HL7-specific fault is the one HL7 readers must survive
     if fmt in ("csv", "json") and encoding in ("utf-8", "auto"):
         kinds.append(Kind.bom)
     if fmt == "csv" and encoding in ("utf-8", "auto"):

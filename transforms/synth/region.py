@@ -46,7 +46,7 @@ def uscc(division: str, serial: int) -> str:
     """A valid 统一社会信用代码 (12 = public institution) with a synthetic org code."""
     from stdnum.cn import uscc as _uscc
 
-    body = f"12{division}{serial:08d}"[:17]
+    body = f"12{division}{serial:09d}"[:17]
     body = body[:8] + "".join("0123456789ABCDEFGHJKLMNPQRTUWXY"[int(c)] for c in body[8:])
     return body + _uscc.calc_check_digit(body)
 

@@ -330,7 +330,7 @@ class OutFile:
             self.corr.write_message(self._segments(header, obx_rows, msg_type, control_id, fixed), rows)
         if self.suppress:
             return
-        kind = self.defects.row_kind(self.rel, self.rows_seen, self.row_kinds + [Kind.malformed_hl7] * 0,
+        kind = self.defects.row_kind(self.rel, self.rows_seen, self.row_kinds,
                                      force=self.force_next)
         self.force_next = False
         header, obx_rows = dict(header), [dict(o) for o in obx_rows]

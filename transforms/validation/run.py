@@ -44,6 +44,7 @@ class TableCounts:
     rows_validated: int = 0
     rows_quarantined: int = 0
     rows_with_warnings: int = 0
+    rows_exact_duplicates: int = 0
 
 
 @dataclass
@@ -97,6 +98,21 @@ def validate_frame(df: pd.DataFrame, checks: list[Check], refs: RefSets | None) 
     reject_checks = (flags.loc[err_any, errors].apply(lambda r: list(r.index[r.to_numpy()]), axis=1)
                      if len(rejected) else pd.Series([], dtype=object))
     return FrameResult(validated, rejected, reject_checks, outcomes)
+
+
+def split_exact_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """(first copies, repeated copies, line of the first copy per repeat), by ``_record_hash``.
+
+    A byte-identical repeat is not a conflicting version: keep the first copy and quarantine
+    the repeats, so the ``unique`` checks only catch keys submitted with different content.
+    """
+    if "_record_hash" not in df.columns or df.empty:
+        return df, df.iloc[0:0], pd.Series([], dtype=object)
+    rep = df.duplicated("_record_hash", keep="first") & df["_record_hash"].notna()
+    line_col = "_line" if "_line" in df.columns else None
+    first = df.loc[~rep].drop_duplicates("_record_hash").set_index("_record_hash")
+    first_line = df.loc[rep, "_record_hash"].map(first[line_col] if line_col else pd.Series(dtype=object))
+    return df.loc[~rep], df.loc[rep], first_line
 
 
 # ------------------------------------------------------------------ references
@@ -177,6 +193,26 @@ def quarantine_rows(table: str, rejected: pd.DataFrame, reject_checks: pd.Series
     return out
 
 
+def duplicate_rows(table: str, repeats: pd.DataFrame, first_line: pd.Series, batch_id: str, institution: str,
+                   day: date, now: datetime) -> list[dict]:
+    """Quarantine rows for byte-identical repeats, naming the line of the copy that was kept."""
+    out = []
+    for idx, row in repeats.iterrows():
+        line, msg = _jsonable(row.get("_line")), _jsonable(row.get("_message_id"))
+        where = f"line {line}" if line is not None else (f"message {msg}" if msg else f"row {idx}")
+        reason = (f"{row.get('_file')} {where}: exact duplicate of line {_jsonable(first_line.loc[idx])} "
+                  f"(same record hash {str(row.get('_record_hash'))[:12]}); the first copy was kept")
+        qid = hashlib.sha256(f"{batch_id}|{STAGE}|exact_duplicate|{line}|{msg}|{idx}".encode()).hexdigest()[:24]
+        raw = json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False, default=str)
+        out.append({
+            "quarantine_id": qid, "batch_id": batch_id, "stage": STAGE, "dataset": table,
+            "institution_code": institution, "partition_date": day, "check_id": f"{STAGE}.{table}.exact_duplicate",
+            "reason": reason, "file_path": row.get("_file"), "line_no": line, "message_id": msg, "raw_record": raw,
+            "quarantined_at": now, "released": False,
+        })
+    return out
+
+
 def result_rows(outcomes: list[CheckOutcome], batch_id: str, table: str, layer: str, source: str | None,
                 institution: str | None, day: date | None, now: datetime) -> list[dict]:
     return [{
@@ -212,9 +248,11 @@ def validate_partition(settings: Settings, source: str, institution: str, day: d
             for f in files:
                 df = pd.read_parquet(f)
                 batch_id = str(df["_batch_id"].iloc[0]) if "_batch_id" in df.columns and len(df) else f.stem
-                res = validate_frame(df, checks, refs)
+                kept, repeats, first_line = split_exact_duplicates(df)
+                res = validate_frame(kept, checks, refs)
                 res.validated.to_parquet(out_dir / f.name, index=False)
                 q = quarantine_rows(table, res.rejected, res.reject_checks, by_id, batch_id, institution, day, now)
+                q += duplicate_rows(table, repeats, first_line, batch_id, institution, day, now)
                 conn.execute(sa.text("DELETE FROM quarantine WHERE stage = :s AND batch_id = :b AND dataset = :t"),
                              {"s": STAGE, "b": batch_id, "t": table})
                 if q:
@@ -225,7 +263,8 @@ def validate_partition(settings: Settings, source: str, institution: str, day: d
                                               day, now))
                 counts.rows_in += len(df)
                 counts.rows_validated += len(res.validated)
-                counts.rows_quarantined += len(res.rejected)
+                counts.rows_quarantined += len(res.rejected) + len(repeats)
+                counts.rows_exact_duplicates += len(repeats)
                 counts.rows_with_warnings += int((res.validated[WARNINGS_COL].fillna("") != "").sum())
                 report.checks_run += sum(o.status != "not_run" for o in res.outcomes)
                 report.checks_failed += sum(o.status == "fail" for o in res.outcomes)

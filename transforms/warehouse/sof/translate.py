@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal as TypingLiteral
 
 from transforms.warehouse.sof import fhirpath as fp
+from transforms.warehouse.sof import schema
 from transforms.warehouse.sof.dialect import Dialect, quote_string
 from transforms.warehouse.sof.errors import SofError, UnsupportedFhirPath
 
@@ -54,6 +55,8 @@ class Coll:
     ords: tuple[str, ...] = ()
     conds: tuple[str, ...] = ()
     is_list: bool = False  # value is a LIST expression of the elements (list dialects only)
+    ftype: str | None = None  # FHIR type of the elements when the schema knows it
+    multi: bool = False  # the schema says this path can hold many values
 
     @property
     def is_plain(self) -> bool:
@@ -69,13 +72,17 @@ class Context:
     constants: dict[str, tuple[object, str]] = field(default_factory=dict)  # name → (value, fhir type)
     resource_type: str | None = None
     counter: itertools.count = field(default_factory=itertools.count)
+    focus_type: str | None = None
 
     def alias(self, prefix: str = "t") -> str:
         return f"{prefix}{next(self.counter)}"
 
-    def at(self, focus: str, kind: Kind = "json", row_index: str | None = None) -> Context:
-        return replace(self, focus=focus, focus_kind=kind,
+    def at(self, focus: str, kind: Kind = "json", row_index: str | None = None, ftype: str | None = None) -> Context:
+        return replace(self, focus=focus, focus_kind=kind, focus_type=ftype,
                        row_index=self.row_index if row_index is None else row_index)
+
+    def focus_coll(self) -> Coll:
+        return Coll(value=self.focus, kind=self.focus_kind, ftype=self.focus_type)
 
 
 # ---------------------------------------------------------------- rendering a row source
@@ -169,20 +176,25 @@ def collection_json(ctx: Context, c: Coll) -> str:
 
 def map_items(ctx: Context, base: Coll, fn, kind: Kind) -> Coll:
     """Apply ``fn(element_sql) -> sql`` to every element; NULL results drop out."""
+    if base.is_plain:
+        return Coll(value=fn(base.value), kind=kind)
     if ctx.dialect.lists:
         var, keep = ctx.alias("m"), ctx.alias("k")
         mapped = f"list_transform({as_list(base)}, lambda {var}: {fn(var)})"
-        return Coll(value=f"list_filter({mapped}, lambda {keep}: {keep} IS NOT NULL)", kind=kind, is_list=True)
+        return Coll(value=f"list_filter({mapped}, lambda {keep}: {keep} IS NOT NULL)", kind=kind, is_list=True,
+                    multi=base.multi)
     value = fn(base.value)
-    return replace(base, value=value, kind=kind, conds=base.conds + (f"{value} IS NOT NULL",))
+    return replace(base, value=value, kind=kind, ftype=None, conds=base.conds + (f"{value} IS NOT NULL",))
 
 
 def filter_items(ctx: Context, base: Coll, fn) -> Coll:
     """Keep the elements for which ``fn(element_sql) -> boolean sql`` is true."""
+    if base.is_plain:
+        return replace(base, value=f"(CASE WHEN {fn(base.value)} THEN {base.value} END)")
     if ctx.dialect.lists:
         var = ctx.alias("f")
-        return Coll(value=f"list_filter({as_list(base)}, lambda {var}: COALESCE({fn(var)}, FALSE))",
-                    kind=base.kind, is_list=True)
+        return replace(base, value=f"list_filter({as_list(base)}, lambda {var}: COALESCE({fn(var)}, FALSE))",
+                       is_list=True, froms=(), ords=(), conds=())
     return replace(base, conds=base.conds + (fn(base.value),))
 
 
@@ -222,11 +234,11 @@ def translate(node: object, ctx: Context) -> Coll:
     if isinstance(node, fp.External):
         return _external(node, ctx)
     if isinstance(node, fp.This):
-        return singleton(ctx.focus, ctx.focus_kind)
+        return ctx.focus_coll()
     if isinstance(node, fp.Member):
         if node.base is None and ctx.resource_type and node.name == ctx.resource_type:
-            return singleton(ctx.focus, ctx.focus_kind)
-        base = translate(node.base, ctx) if node.base is not None else singleton(ctx.focus, ctx.focus_kind)
+            return ctx.focus_coll()
+        base = translate(node.base, ctx) if node.base is not None else ctx.focus_coll()
         return navigate(ctx, base, node.name)
     if isinstance(node, fp.Index):
         base = translate(node.base, ctx)
@@ -287,18 +299,34 @@ def navigate(ctx: Context, base: Coll, name: str) -> Coll:
     if base.kind != "json":
         raise UnsupportedFhirPath(f"cannot navigate to {name!r} from a {base.kind} value")
     d = ctx.dialect
+    info = schema.element(base.ftype, name)
+    ftype, multi = (info.type, base.multi or info.is_list) if info else (None, base.multi)
+    if info is not None and not info.is_list:
+        # Single-valued element: a plain JSON path, no iteration.
+        if base.is_plain:
+            return Coll(value=d.field(base.value, name), kind="json", ftype=ftype, multi=multi)
+        if d.lists:
+            var, keep = ctx.alias("e"), ctx.alias("k")
+            mapped = f"list_transform({as_list(base)}, lambda {var}: {d.field(var, name)})"
+            return Coll(value=f"list_filter({mapped}, lambda {keep}: {d.not_null(keep)})", kind="json",
+                        is_list=True, ftype=ftype, multi=multi)
+        value = d.field(base.value, name)
+        return replace(base, value=value, kind="json", ftype=ftype, multi=multi,
+                       conds=base.conds + (d.not_null(value),))
     if d.lists:
         def step(e: str) -> str:
             f = d.field(e, name)
             return (f"CASE WHEN json_type({f}) = 'ARRAY' THEN CAST({f} AS JSON[]) "
                     f"WHEN {f} IS NULL OR json_type({f}) = 'NULL' THEN CAST([] AS JSON[]) ELSE [{f}] END")
         if base.is_plain:
-            return Coll(value=f"({step(base.value)})", kind="json", is_list=True)
+            return Coll(value=f"({step(base.value)})", kind="json", is_list=True, ftype=ftype, multi=multi)
         var = ctx.alias("e")
         return Coll(value=f"flatten(list_transform({as_list(base)}, lambda {var}: {step(var)}))",
-                    kind="json", is_list=True)
+                    kind="json", is_list=True, ftype=ftype, multi=multi)
     alias = ctx.alias()
     return Coll(
+        ftype=ftype,
+        multi=multi,
         value=f"{alias}.value",
         kind="json",
         froms=base.froms + (d.iterate(d.field(base.value, name), alias),),
@@ -309,18 +337,18 @@ def navigate(ctx: Context, base: Coll, name: str) -> Coll:
 
 def nth(c: Coll, n: int, last: bool = False) -> Coll:
     if c.is_list:
-        return singleton(f"{c.value}[{-1 - n if last else n + 1}]", c.kind)
+        return Coll(value=f"{c.value}[{-1 - n if last else n + 1}]", kind=c.kind, ftype=c.ftype)
     if c.is_plain:
         return c if n == 0 else Coll(value="NULL", kind=c.kind, conds=("FALSE",))
     if not c.froms:
         return c if n == 0 else Coll(value="NULL", kind=c.kind, conds=("FALSE",))
     sub = (f"(SELECT {c.value}{from_clause(c)}{where_clause(c)}{order_clause(c, descending=last)}"
            f" LIMIT 1 OFFSET {n})")
-    return singleton(sub, c.kind)
+    return Coll(value=sub, kind=c.kind, ftype=c.ftype)
 
 
 def filter_where(ctx: Context, base: Coll, criterion: object) -> Coll:
-    return filter_items(ctx, base, lambda e: as_bool(ctx, translate(criterion, ctx.at(e, base.kind))))
+    return filter_items(ctx, base, lambda e: as_bool(ctx, translate(criterion, ctx.at(e, base.kind, ftype=base.ftype))))
 
 
 _REF = r"([^/]+)/([^/]+)$"  # "Type/id" at the end of a reference (relative or absolute URL)
@@ -336,11 +364,11 @@ def _call(node: fp.Call, ctx: Context) -> Coll:
     if name == "ofType":
         return _of_type(node, ctx)
     if name == "extension":
-        base = translate(node.base, ctx) if node.base is not None else singleton(ctx.focus, ctx.focus_kind)
+        base = translate(node.base, ctx) if node.base is not None else ctx.focus_coll()
         ext = navigate(ctx, base, "extension")
         url = scalar(translate(args[0], ctx))
         return filter_items(ctx, ext, lambda e: f"{d.text(d.field(e, 'url'))} = {url}")
-    base = translate(node.base, ctx) if node.base is not None else singleton(ctx.focus, ctx.focus_kind)
+    base = translate(node.base, ctx) if node.base is not None else ctx.focus_coll()
     _arity(node, {"where": (1, 1), "exists": (0, 1), "empty": (0, 0), "first": (0, 0), "last": (0, 0),
                   "count": (0, 0), "join": (0, 1), "not": (0, 0), "getResourceKey": (0, 0),
                   "getReferenceKey": (0, 1), "lowBoundary": (0, 1), "highBoundary": (0, 1),
@@ -419,9 +447,9 @@ def _of_type(node: fp.Call, ctx: Context) -> Coll:
     tname = tname.split(".")[-1]
     if isinstance(node.base, fp.Member):
         base = (translate(node.base.base, ctx) if node.base.base is not None
-                else singleton(ctx.focus, ctx.focus_kind))
+                else ctx.focus_coll())
         return navigate(ctx, base, node.base.name + tname[0].upper() + tname[1:])
-    base = translate(node.base, ctx) if node.base is not None else singleton(ctx.focus, ctx.focus_kind)
+    base = translate(node.base, ctx) if node.base is not None else ctx.focus_coll()
     test = _JSON_TYPE_TEST.get(tname)
     if base.kind != "json" or test is None:
         return base
