@@ -200,3 +200,23 @@ def test_materialise_view_is_idempotent(conn):
     assert got == [("e1", "O"), ("e2", "E")]
     with pytest.raises(ValueError, match="key columns"):
         materialise_view(conn, view, "mart_enc", ["nope"])
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("dialect", ["duckdb", "postgresql"])
+def test_schema_makes_single_valued_paths_plain(dialect):
+    """Encounter.period and Period.start are 0..1 in FHIR R4B: a JSON path, no iteration."""
+    single = compile_view({"resource": "Encounter", "select": [{"column": [
+        {"name": "start", "path": "period.start"}]}]}, dialect)
+    many = compile_view({"resource": "Encounter", "select": [{"column": [
+        {"name": "code", "path": "type.coding.code.first()"}]}]}, dialect)
+    iterate = "list_transform" if dialect == "duckdb" else "jsonb_array_elements"
+    assert iterate not in single and "SELECT 1 AS one" in single
+    assert iterate in many
+
+
+@pytest.mark.unit
+def test_where_on_a_non_boolean_element_is_refused_at_compile_time():
+    view = {"resource": "Patient", "where": [{"path": "name.family"}], "select": [{"column": [{"name": "id", "path": "id"}]}]}
+    with pytest.raises(SofError, match=r"where\[0\].*not boolean.*string"):
+        compile_view(view, "duckdb")
