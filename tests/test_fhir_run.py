@@ -89,3 +89,21 @@ def test_sample_rate_is_reported_and_bad_value_rejected(rhp_home, monkeypatch):
     monkeypatch.setenv("RHP_FHIR_VALIDATE_SAMPLE", "2")
     with pytest.raises(ValueError, match="RHP_FHIR_VALIDATE_SAMPLE"):
         fhir_partition(s, "his", "H1", DAY)
+
+
+@pytest.mark.local
+def test_diagnosis_takes_person_of_its_encounter(rhp_home):
+    from transforms.fhir.ids import patient_id
+
+    s = load_settings()
+    _write(s.standard, "encounter", [sample("encounter")])
+    _write(s.standard, "diagnosis", [sample("diagnosis", person_key=None, _line=2),
+                                     sample("diagnosis", person_key=None, encounter_no="ELSEWHERE", _line=3)])
+    rep = fhir_partition(s, "his", "H1", DAY)
+    assert (rep.rows_out, rep.rows_quarantined) == (2, 1)
+    assert rep.quarantine_checks == {"fhir.diagnosis.no_person_key": 1}
+    nd = s.fhir / "ndjson" / "Condition" / "source=his" / "institution=H1" / "date=2026-11-01.ndjson"
+    (cond,) = [json.loads(x) for x in nd.read_text(encoding="utf-8").splitlines()]
+    assert cond["subject"]["reference"] == f"Patient/{patient_id(PK)}"
+    t = pq.read_table(s.fhir / "parquet" / "Condition" / "source=his" / "institution=H1" / "date=2026-11-01.parquet")
+    assert t.column("person_key").to_pylist() == [PK]

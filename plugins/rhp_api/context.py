@@ -6,6 +6,7 @@ database or read a secret at import time. The first request migrates the warehou
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ class ServiceContext:
     warehouse_url: str | None = None
     tokens_path: Path | None = None
     clock: Callable[[], datetime] = _utcnow
+    # RHP_AUDIT_SYNC_COMMIT=off trades the durability of the last few hundred ms of lookup and
+    # audit rows (PostgreSQL asynchronous commit) for not waiting on a WAL flush per lookup.
+    sync_commit: bool = field(default_factory=lambda: os.environ.get("RHP_AUDIT_SYNC_COMMIT", "on") != "off")
     _engine: Engine | None = field(default=None, repr=False)
     _tokens: tuple[float, dict[str, TokenRecord]] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -87,6 +87,8 @@ def create_app(warehouse_url: str | None = None, tokens_path: Path | None = None
                 raise ApiError(403, "denied", f"token of {p.institution_code} may not look up for {inst}")
             at = ctx.clock()
             with ctx.engine.begin() as conn:
+                if not ctx.sync_commit and conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 basis = relationship_basis(conn, person_key, inst, at.date())
                 if basis is None:
                     raise ApiError(403, "denied", f"institution {inst} has no encounter or signing "

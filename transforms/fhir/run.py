@@ -182,6 +182,24 @@ def build_row_provenance(table: str, row: dict, resources: list[dict]) -> dict:
     return prune(build_provenance(table, row, resources))
 
 
+def _link_diagnoses(table: str, rows: list[dict], encounter_person: dict[tuple[str, str], str]) -> None:
+    """Diagnosis rows carry no person fields: take the person of their encounter in this partition.
+
+    Encounters are mapped before diagnoses (builder order), so the map is complete when needed;
+    a diagnosis whose encounter is not in the partition keeps no person and is quarantined.
+    """
+    if table == "encounter":
+        for r in rows:
+            if r.get("person_key") and r.get("encounter_no"):
+                encounter_person[(str(r.get("institution_code")), str(r["encounter_no"]))] = r["person_key"]
+    elif table == "diagnosis":
+        for r in rows:
+            if not r.get("person_key"):
+                pk = encounter_person.get((str(r.get("institution_code")), str(r.get("encounter_no"))))
+                if pk:
+                    r["person_key"] = pk
+
+
 def fhir_partition(settings: Settings, source: str, institution: str, day: date) -> StageReport:
     """Map one partition to FHIR, write NDJSON + Parquet, quarantine failures; idempotent."""
     import pyarrow.parquet as pq
@@ -192,6 +210,7 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
     held: dict[str, tuple[dict, dict]] = {}
     seen: dict[str, str] = {}
     quarantine: list[dict] = []
+    encounter_person: dict[tuple[str, str], str] = {}  # (institution, encounter_no) -> person_key
     for table in BUILDERS:
         layer, files = input_files(settings, table, source, institution, day)
         if layer == "none":
@@ -201,6 +220,7 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
             for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
                 rows = batch.to_pylist()
                 report.rows_in += len(rows)
+                _link_diagnoses(table, rows, encounter_person)
                 ok, bad, n_valid = map_rows(table, rows, rate)
                 report.model_validated += n_valid
                 for row, resources in ok:

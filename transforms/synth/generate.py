@@ -103,6 +103,6 @@ def generate(out: Path, start: date, days: int, scale: str = "tiny", seed: int =
     summary = {"scale": scale, "seed": seed, "start": start.isoformat(), "days": days,
                "defect_rate": defect_rate, "districts": list(scales()[scale]["districts"]),
                "institutions": institutions, "registry_rows": registry, "rows_generated": dict(sorted(counts.items())),
-               "files_opened": files, "defects": defect_counts, "defects_total": sum(defect_counts.values())}
+               "files_opened": files, "defects": defect_counts, "counts": defect_counts, "defects_total": sum(defect_counts.values())}
     (out / "_synth_manifest.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     return summary

@@ -14,7 +14,6 @@ PostgreSQL's COPY; everything after that is set-based SQL shared by both engines
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -88,12 +87,13 @@ def read_partition(files: list[Path], source: str, institution: str, day: date, 
     if not tables:
         return pa.table({c: pa.array([], pa.string()) for c in STORE_COLUMNS})
     t = pa.concat_tables(tables)
-    t = t.take(pa.array(_check_partition(t, source, institution, day), pa.int64()))
-    hashes = [hashlib.sha256(r.encode("utf-8")).hexdigest() for r in t.column("resource").to_pylist()]
+    keep = _check_partition(t, source, institution, day)
+    if len(keep) < t.num_rows:
+        t = t.take(pa.array(keep, pa.int64()))
     n = t.num_rows
     return pa.table({
         "id": t.column("id"), "resource_type": t.column("resource_type"), "person_key": t.column("person_key"),
-        "resource": t.column("resource"), "content_hash": pa.array(hashes, pa.string()),
+        "resource": t.column("resource"), "content_hash": pa.nulls(n, pa.string()),  # md5, set in SQL
         "batch_id": t.column("_batch_id"), "source_file": t.column("_file"), "source_line": t.column("_line"),
         "message_id": t.column("_message_id"), "source": t.column("_source"),
         "institution_code": t.column("_institution"), "partition_date": t.column("_partition_date"),
@@ -148,17 +148,22 @@ def _stage(conn: Connection, table, name: str) -> None:
     if table.num_rows == 0:
         return
     raw = conn.connection.dbapi_connection
+    # content_hash = md5 of the resource text: same spelling and value on both engines; it only
+    # detects change (an unchanged resource is skipped), it protects nothing.
     if dialect(conn) == "duckdb":
+        cols = ", ".join("md5(resource)" if c == "content_hash" else c for c in STORE_COLUMNS)
         raw.register("_arrow_stage", table)
         try:
-            conn.exec_driver_sql(f"INSERT INTO {name} SELECT {', '.join(STORE_COLUMNS)} FROM _arrow_stage")
+            conn.exec_driver_sql(f"INSERT INTO {name} SELECT {cols} FROM _arrow_stage")
         finally:
             raw.unregister("_arrow_stage")
         return
-    with raw.cursor() as cur, cur.copy(f"COPY {name} ({', '.join(STORE_COLUMNS)}) FROM STDIN") as copy:
+    copy_cols = [c for c in STORE_COLUMNS if c != "content_hash"]
+    with raw.cursor() as cur, cur.copy(f"COPY {name} ({', '.join(copy_cols)}) FROM STDIN") as copy:
         for batch in table.to_batches(max_chunksize=50_000):
-            for row in zip(*(batch.column(c).to_pylist() for c in STORE_COLUMNS), strict=True):
+            for row in zip(*(batch.column(c).to_pylist() for c in copy_cols), strict=True):
                 copy.write_row(row)
+    conn.exec_driver_sql(f"UPDATE {name} SET content_hash = md5(resource)")
 
 
 def _changed_elements(old: object, new: object) -> str:
@@ -209,13 +214,14 @@ def merge_partition(conn: Connection, staged, source: str, institution: str, day
     sel = ", ".join(f"CAST(s.resource AS {json_type})" if c == "resource" else f"s.{c}" for c in STORE_COLUMNS)
     q(f"INSERT INTO fhir_resource ({cols}) SELECT {sel} FROM _load_stage s JOIN _load_diff d "
       "ON d.resource_type = s.resource_type AND d.id = s.id WHERE d.action IN ('insert', 'update')")
-    q("DROP TABLE IF EXISTS _load_new")
-    q("CREATE TEMP TABLE _load_new AS SELECT f.* FROM fhir_resource f JOIN _load_diff d "
+    q("DROP VIEW IF EXISTS _load_new")
+    q("CREATE TEMP VIEW _load_new AS SELECT f.* FROM fhir_resource f JOIN _load_diff d "
       "ON d.resource_type = f.resource_type AND d.id = f.id WHERE d.action IN ('insert', 'update')")
     types = {r[0] for r in conn.execute(sa.text("SELECT DISTINCT resource_type FROM _load_diff"))}
     started = time.perf_counter()
     marts = refresh_marts(conn, types, "_load_new", "_load_old") if types else []
-    for t in ("_load_stage", "_load_diff", "_load_old", "_load_new"):
+    q("DROP VIEW IF EXISTS _load_new")
+    for t in ("_load_stage", "_load_diff", "_load_old"):
         q(f"DROP TABLE IF EXISTS {t}")
     return ins, upd, dele, staged.num_rows - ins - upd, marts, time.perf_counter() - started
 

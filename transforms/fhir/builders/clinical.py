@@ -92,6 +92,9 @@ def build_encounter(row: Row) -> list[dict]:
 
 def build_diagnosis(row: Row) -> list[dict]:
     inst, enc, seq = text(row, "institution_code"), text(row, "encounter_no"), number(val(row, "seq"))
+    if not val(row, "person_key"):
+        raise BuildError("fhir.diagnosis.no_person_key",
+                         f"diagnosis {enc}#{seq}: no person_key, and encounter {enc} of {inst} is not in this partition")
     res = {
         "resourceType": "Condition",
         "id": resource_id("Condition", inst, enc, seq),

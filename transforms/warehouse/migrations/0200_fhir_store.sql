@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS fhir_resource (
     person_key VARCHAR,                    -- HMAC pseudonym, NULL for non-person resources
 -- duckdb:    resource JSON NOT NULL,
 -- postgresql:    resource JSONB NOT NULL,
-    content_hash VARCHAR NOT NULL,         -- sha256 of the resource JSON text as written by FHIR stage
+    content_hash VARCHAR NOT NULL,         -- md5 of the resource JSON text as written (change detection only)
     batch_id VARCHAR NOT NULL,
     source_file VARCHAR,
     source_line INTEGER,
