@@ -27,3 +27,12 @@ def test_airflow_is_imported_only_by_the_plugin_module():
                              *root.glob("transforms/api_security/*.py")]
                  if "import airflow" in p.read_text() or "from airflow" in p.read_text()]
     assert offenders == []
+
+
+def test_async_commit_is_opt_in(monkeypatch):
+    from plugins.rhp_api.context import ServiceContext
+
+    monkeypatch.delenv("RHP_AUDIT_SYNC_COMMIT", raising=False)
+    assert ServiceContext().sync_commit is True
+    monkeypatch.setenv("RHP_AUDIT_SYNC_COMMIT", "off")
+    assert ServiceContext().sync_commit is False

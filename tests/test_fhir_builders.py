@@ -227,3 +227,14 @@ def test_sampling_is_deterministic_and_partial():
     assert 350 < len(picked) < 650
     assert picked == [i for i in ids if selected(i, 0.25)]
     assert all(selected(i, 1.0) for i in ids)
+
+
+@pytest.mark.unit
+def test_importing_the_stage_loads_no_fhir_models():
+    import subprocess
+    import sys
+
+    code = ("import sys, transforms.fhir.run, transforms.fhir.native, transforms.fhir.bundle; "
+            "print(any(m.startswith('fhir.resources') for m in sys.modules), 'airflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -107,3 +107,18 @@ def test_diagnosis_takes_person_of_its_encounter(rhp_home):
     assert cond["subject"]["reference"] == f"Patient/{patient_id(PK)}"
     t = pq.read_table(s.fhir / "parquet" / "Condition" / "source=his" / "institution=H1" / "date=2026-11-01.parquet")
     assert t.column("person_key").to_pylist() == [PK]
+
+
+@pytest.mark.local
+def test_quarantine_rows_reach_the_warehouse_and_are_replaced(rhp_home):
+    import sqlalchemy as sa
+
+    from transforms.warehouse.db import get_engine
+
+    s = load_settings()
+    _write(s.standard, "encounter", [sample("encounter", person_key=None, _line=2), sample("encounter", _line=3)])
+    fhir_partition(s, "his", "H1", DAY)
+    fhir_partition(s, "his", "H1", DAY)  # rerun: replaced, not doubled
+    with get_engine(s.warehouse_url).connect() as c:
+        got = c.execute(sa.text("SELECT check_id, dataset, line_no FROM quarantine WHERE stage = 'fhir'")).all()
+    assert [tuple(r) for r in got] == [("fhir.encounter.no_person_key", "encounter", 2)]

@@ -173,3 +173,15 @@ def test_splitter_same_result_across_read_chunks(tmp_path, monkeypatch, eol):
     monkeypatch.setattr(hl7v2, "CHUNK", 7)
     small = [(s.number, s.text) for s in hl7v2.iter_segments(p, "auto", ReadNotes())]
     assert small == whole and len(whole) == 24 and whole[0][1].startswith("MSH|")
+
+
+def test_undecodable_msh_starts_its_own_rejected_message(tmp_path):
+    p = tmp_path / "oru.hl7"
+    m1 = _msg("A1", ["OBX|1|NM|GLU||5.6"]).encode()
+    m2 = _msg("A2", ["OBX|1|NM|GLU||5.7"]).encode().replace(b"LIS", b"\xff\xfe\xfd", 1)
+    m3 = _msg("A3", ["OBX|1|NM|GLU||5.8"]).encode()
+    p.write_bytes(b"\r".join([m1, m2, m3]))
+    prof = _lab_profile()
+    recs = list(iter_records(p, prof, prof.files[0], notes=ReadNotes()))
+    assert [(type(r).__name__, r.message_id) for r in recs] == [("Row", "A1"), ("Reject", "A2"), ("Row", "A3")]
+    assert recs[1].check_id == "ingest.hl7.encoding" and recs[1].line == 5

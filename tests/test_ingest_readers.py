@@ -148,3 +148,13 @@ def test_json_bad_document_is_one_file_reject(tmp_path):
     p.write_text('{"data": [1,', encoding="utf-8")
     recs, _ = read(p, profile("json", columns={"no": "encounter_no"}, records_path="data"))
     assert len(recs) == 1 and recs[0].check_id == "ingest.json.parse" and recs[0].extra["scope"] == "file"
+
+
+def test_csv_parse_error_rejects_the_record_and_continues(tmp_path):
+    p = tmp_path / "a.csv"
+    huge = "x" * 140_000  # past csv.field_size_limit: what an unbalanced quote produces
+    p.write_text(f"{HEADER}\nE1,H1,张三,门诊,t,1\nE2,H1,{huge},门诊,t,2\nE3,H1,王五,门诊,t,3\n", encoding="utf-8")
+    recs, _ = read(p, profile())
+    assert [type(r).__name__ for r in recs] == ["Row", "Reject", "Row"]
+    assert recs[1].check_id == "ingest.csv.parse" and recs[1].line == 3 and "field larger" in recs[1].reason
+    assert recs[2].values["encounter_no"] == "E3" and recs[2].line == 4

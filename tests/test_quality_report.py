@@ -43,6 +43,27 @@ def test_cells_tell_missing_from_zero_and_late():
 
 
 @pytest.mark.unit
+def test_declared_file_that_never_arrived_makes_the_day_partial(tmp_path):
+    import json
+
+    from transforms.quality.compute import declared_missing
+
+    folder = tmp_path / "his" / "C1" / "2026-11-01"
+    folder.mkdir(parents=True)
+    (folder / "_manifest.json").write_text(json.dumps({"files": {"a.csv": {"declared_count": 3},
+                                                                 "b.csv": {"declared_count": 0}}}))
+    subs = [{"file_path": "his/C1/2026-11-01/a.csv", "source": "his", "dataset": "encounter",
+             "institution_code": "C1", "status": "new", "partition_date": date(2026, 11, 1),
+             "arrival_time": "2026-11-01 09:00:00", "is_zero_report": False}]
+    absent = declared_missing(tmp_path, subs, date(2026, 11, 1), date(2026, 12, 1))
+    assert [(a["file_path"], a["declared_count"]) for a in absent] == [("his/C1/2026-11-01/b.csv", 0)]
+    absent[0]["table"] = "encounter"  # as the source profile of b.csv would say
+    cells = submission_cells(fx.CAL, [{"institution_code": "C1", "inst_type": "chc"}], subs,
+                             date(2026, 11, 1), date(2026, 11, 2), absent)
+    assert {c["dataset"]: c["state"] for c in cells} == {"his_encounter": "partial", "ph_surveillance": "missing"}
+
+
+@pytest.mark.unit
 def test_score_rescales_missing_dimensions():
     w = {"completeness": 0.5, "timeliness": 0.25, "consistency": 0.25}
     assert score({"completeness": 80.0, "timeliness": 100.0, "consistency": None}, w) == pytest.approx(86.67, 0.01)
@@ -98,8 +119,8 @@ def test_tables_and_exports(conn, tmp_path):
     from openpyxl import load_workbook
 
     wb = load_workbook(write_xlsx(data, tmp_path / "n.xlsx"))
-    assert wb.sheetnames == ["Institution scores and ranking", "Missing and late submissions"]
-    assert wb.worksheets[1].max_row == 1 + 13
+    assert wb.sheetnames == ["Institution scores and ranking", "Missing, late and zero submissions"[:31]]
+    assert wb.worksheets[1].max_row == 1 + 13 + 3  # missing + late, and the 3 explicit zero reports
 
 
 @pytest.mark.local
@@ -123,3 +144,24 @@ def test_partial_month_owes_nothing_after_as_of(conn):
     assert data["is_partial"] and len(data["heatmap"]["days"]) == 10
     assert (by["H0001"]["expected"], by["C0001"]["expected"], by["C0001"]["missing"]) == (10, 20, 1)
     assert by["C0002"]["missing"] == 0  # its gap starts on day 20
+
+
+@pytest.mark.local
+def test_defects_audit_finds_injected_defects_at_their_institution(conn, tmp_path):
+    from transforms.quality.defects_audit import audit_defects, summary
+
+    def d(kind, inst, day, source="his", file="x", line=None):
+        return {"kind": kind, "institution": inst, "date": day, "source": source, "file": file, "line": line}
+
+    manifest = {"defects": [
+        d("missing_file", "C0001", "2026-11-05"), d("late_file", "C0001", "2026-11-06"),
+        d("duplicate_file", "C0001", "2026-11-03"), d("corrected_file", "C0001", "2026-11-04"),
+        d("impossible_date", "C0001", "2026-11-02", file="his/C0001/enc.csv", line=2),
+        d("missing_file", "H0001", "2026-11-05"),  # H0001 did send: must NOT be found
+        d("sex_mismatch", "C0001", "2026-11-02", file="his/C0001/enc.csv", line=9),
+    ]}
+    data = quality_report_data(conn, fx.MONTH, calendar=fx.CAL)
+    rows = audit_defects(conn, manifest, data, tmp_path)
+    assert [r["found"] for r in rows] == [True, True, True, True, True, False, False]
+    assert rows[4]["where"] == "quarantine: validate.encounter.end_time.after_start"
+    assert ("missing_file", 2, 1) in summary(rows)

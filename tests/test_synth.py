@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -141,6 +141,9 @@ def test_calendar_expectations_and_exceptions():
     assert ("his", "H31011400201", "his_encounter") in got
     assert ("public_health", "H31011400101", "ph_surveillance") in got
     assert cal.dataset("ph_surveillance").zero_report_required
+    on_time = cal.local_time(arrival(START))  # the generator's on-time arrival
+    assert on_time == datetime(2026, 3, 3, 2, 0)
+    assert all(on_time <= cal.dataset(e.dataset).deadline.due(START) for e in got)
 
 
 @pytest.mark.unit
@@ -316,31 +319,35 @@ def test_manifest_matches_defects_found_in_files(dirty):
 
 @pytest.mark.local
 def test_memory_does_not_grow_with_rows(tmp_path):
-    """Streaming: 4x the visits per day must not need noticeably more memory."""
+    """Streaming: 3x the visits per day must not need noticeably more memory."""
     import copy
     import tracemalloc
 
     from transforms.synth.refdata import scales
 
-    big = copy.deepcopy(scales()["tiny"])
+    small = copy.deepcopy(scales()["tiny"])
+    small["residents_per_district"] = 400  # keep the start-day snapshot cheap under tracemalloc
+    small.update(outpatient_per_hospital=[20, 15], inpatient_discharges_per_hospital=[1, 1],
+                 outpatient_per_chc=6, outpatient_per_station=2)
+    big = copy.deepcopy(small)
     for k in ("outpatient_per_hospital", "inpatient_discharges_per_hospital"):
-        big[k] = [v * 4 for v in big[k]]
-    big["outpatient_per_chc"] *= 4
-    big["outpatient_per_station"] *= 4
-    scales()["tiny_x4"] = big
+        big[k] = [v * 3 for v in big[k]]
+    big["outpatient_per_chc"] *= 3
+    big["outpatient_per_station"] *= 3
+    scales()["t_small"], scales()["t_big"] = small, big
     try:
-        generate(tmp_path / "warm", START, 1, "tiny", 3, 0.02)  # imports and caches
+        generate(tmp_path / "warm", START, 1, "t_small", 3, 0.02)  # imports and caches
         peaks, rows = {}, {}
-        for sc in ("tiny", "tiny_x4"):
+        for sc in ("t_small", "t_big"):
             tracemalloc.start()
             summary = generate(tmp_path / sc, START, 1, sc, 3, 0.02)
             peaks[sc] = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             rows[sc] = summary["rows_generated"]["encounter"]
     finally:
-        del scales()["tiny_x4"]
-    assert rows["tiny_x4"] > 3 * rows["tiny"]
-    assert peaks["tiny_x4"] < 1.25 * peaks["tiny"], peaks
+        del scales()["t_small"], scales()["t_big"]
+    assert rows["t_big"] > 2.5 * rows["t_small"]
+    assert peaks["t_big"] < 1.25 * peaks["t_small"], peaks
 
 
 @pytest.mark.local

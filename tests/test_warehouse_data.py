@@ -102,7 +102,7 @@ def his_rows(total_cost: str = "120.50") -> list[tuple[str, dict]]:
 
 
 def write_partition(lake: Path, part: tuple[str, str, date], rows: list[tuple[str, dict]],
-                    batch: str = "batch0001") -> dict[str, int]:
+                    batch: str = "batch0001", mutate=None) -> dict[str, int]:
     """Write the FHIR parquet of one partition as the FHIR stage lays it out; returns counts per type."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -112,6 +112,8 @@ def write_partition(lake: Path, part: tuple[str, str, date], rows: list[tuple[st
     for line, (table, row) in enumerate(rows, start=2):
         full = {**row, **lineage(source, inst, day, line, batch)}
         for res in build_row(table, full):
+            if mutate is not None:
+                mutate(res)
             by_type.setdefault(res["resourceType"], {}).setdefault(res["id"], {
                 "id": res["id"], "resource_type": res["resourceType"], "person_key": row.get("person_key"),
                 "resource": json.dumps(res, ensure_ascii=False, separators=(",", ":")),

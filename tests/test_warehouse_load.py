@@ -198,3 +198,50 @@ def test_full_rebuild_equals_incremental_refresh(loaded):
     with get_engine(s.warehouse_url).begin() as conn:
         assert rebuild_all(conn) == tables
     assert snapshot(s.warehouse_url, tables, drop={"loaded_at"}) == before
+
+
+def test_a_resource_without_the_mart_key_is_quarantined_not_loaded(rhp_home):
+    s = load_settings()
+
+    def drop_team_identifier(res: dict) -> None:
+        if res["resourceType"] == "CareTeam":
+            res.pop("identifier")
+
+    write_partition(s.lake, REG, registry_rows(), mutate=drop_team_identifier)
+    rep = load_partition(s, *REG)
+    assert rep.inserted == 10
+    assert one(s.warehouse_url, "SELECT COUNT(*) AS n FROM dim_team") == [{"n": 0}]
+    assert one(s.warehouse_url, "SELECT COUNT(*) AS n FROM dim_institution") == [{"n": 2}]
+    q = one(s.warehouse_url, "SELECT check_id, stage, line_no, reason FROM quarantine")
+    assert len(q) == 1 and q[0]["check_id"] == "load.dim_team.key_missing" and q[0]["stage"] == "load"
+    assert q[0]["reason"].startswith("registry/REGION/2024-01-01/data.csv line 10: CareTeam/")
+    assert "gives no team_id" in q[0]["reason"]
+
+
+def test_dimension_history_opens_a_version_when_the_registry_changes(loaded):
+    s, (reg, _) = loaded
+    assert "dim_institution_history" in reg.marts
+    day2 = date(2024, 9, 1)
+    rows = [(t, {**r, "level": "2"} if r.get("institution_code") == "C1" and t == "institution" else r)
+            for t, r in registry_rows()]
+    write_partition(s.lake, ("registry", "REGION", day2), rows, batch="batch0009")
+    for p in (s.lake / "fhir" / "parquet").glob("*/source=registry/institution=REGION/date=2024-01-01.parquet"):
+        p.unlink()  # the registry now sends its snapshot on day2; day1 is not reloaded
+    rep = load_partition(s, "registry", "REGION", day2)
+    assert rep.updated == 10
+    hist = one(s.warehouse_url, "SELECT institution_code, level, valid_from, valid_to FROM dim_institution_history "
+                                "ORDER BY institution_code, valid_from")
+    assert hist == [
+        {"institution_code": "C1", "level": "1", "valid_from": date(2024, 1, 1), "valid_to": day2},
+        {"institution_code": "C1", "level": "2", "valid_from": day2, "valid_to": None},
+        {"institution_code": "H1", "level": "3", "valid_from": date(2024, 1, 1), "valid_to": None}]
+    # the encounter of 2024-06-15 at C1 was at a level-1 institution on its date
+    got = one(s.warehouse_url,
+              "SELECT h.level FROM fact_encounter e JOIN dim_institution_history h "
+              "ON h.institution_code = e.institution_code AND CAST(e.start_time AS DATE) >= h.valid_from "
+              "AND (h.valid_to IS NULL OR CAST(e.start_time AS DATE) < h.valid_to) "
+              "WHERE e.start_time < TIMESTAMP '2024-07-01 00:00:00'")
+    assert got == [{"level": "1"}]
+    assert one(s.warehouse_url, "SELECT level FROM dim_institution WHERE institution_code = 'C1'") == [{"level": "2"}]
+    again = load_partition(s, "registry", "REGION", day2)
+    assert again.marts == () and len(one(s.warehouse_url, "SELECT * FROM dim_institution_history")) == 3

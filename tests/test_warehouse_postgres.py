@@ -7,6 +7,7 @@ from test_warehouse_data import HIS, REG, his_rows, registry_rows, write_partiti
 from test_warehouse_load import LINEAGE, settings_at, snapshot
 
 from transforms.settings import Settings
+from transforms.warehouse.history import history_specs
 from transforms.warehouse.load import load_partition
 from transforms.warehouse.views import load_views
 
@@ -29,7 +30,7 @@ def test_postgres_marts_equal_duckdb_row_for_row(tmp_path, pg_url):
     pg = Settings(home=pg_home, landing=pg_home / "landing", lake=pg_home / "lake", warehouse_url=pg_url,
                   key_file=pg_home / "key")
     assert scenario(duck) == scenario(pg) == [(10, 0, 0, 0), (15, 0, 0, 0), (0, 0, 0, 15), (0, 14, 1, 0)]
-    tables = [*sorted(load_views()), "encounter_group"]
+    tables = [*sorted(load_views()), "encounter_group", *sorted(history_specs())]
     got_duck = snapshot(duck.warehouse_url, tables, drop={"loaded_at"})
     got_pg = snapshot(pg.warehouse_url, tables, drop={"loaded_at"})
     assert sum(len(v) for v in got_duck.values()) > 20

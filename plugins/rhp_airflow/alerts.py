@@ -20,10 +20,3 @@ def on_task_failure(context: dict[str, Any]) -> None:
         f"(map_index={getattr(ti, 'map_index', -1)}, try={getattr(ti, 'try_number', '?')})",
         details={"exception": str(context.get("exception", ""))[:2000]},
     )
-
-
-def on_run_deadline_missed(**kwargs: Any) -> None:
-    """DeadlineAlert callback: the day's run was not done by the submission deadline."""
-    from transforms.alerts import send_alert
-
-    send_alert(kind="run_deadline_missed", message="daily run not finished by its deadline", details=kwargs)

@@ -4,17 +4,18 @@ Each run processes the partition of its data interval for every institution that
 delivered a folder; the partition stages run as a mapped task group so each institution
 moves at its own pace and a bad one fails alone. After load, the source Asset is updated
 and the downstream DAGs (marts, indicators, 互认 index, quality report) are scheduled on it.
+A deferrable sensor waits for the submission deadline and alerts on missing files.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import Asset, DeadlineAlert, DeadlineReference, Param, SyncCallback, dag, task, task_group
+from airflow.sdk import Asset, Param, dag, task, task_group
 
 from plugins.rhp_airflow.alerts import on_task_failure
 from plugins.rhp_airflow.common import DEFAULT_ARGS, START_DATE, partition_day, source_asset_uri
+from plugins.rhp_airflow.sensors import SubmissionDeadlineSensor
 
 
 def _stage(stage: str, source: str, institution: str, context: dict[str, Any]) -> dict[str, Any]:
@@ -38,11 +39,6 @@ def build_source_dag(source: str, schedule: str | None = "0 7 * * *"):
         default_args={**DEFAULT_ARGS, "on_failure_callback": on_task_failure},
         tags=["rhp", "source"],
         params={"day": Param(None, type=["null", "string"], description="partition day YYYY-MM-DD (reruns)")},
-        deadline=DeadlineAlert(
-            reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
-            interval=timedelta(hours=30),
-            callback=SyncCallback("plugins.rhp_airflow.alerts.on_run_deadline_missed"),
-        ),
         doc_md=__doc__,
     )
     def source_dag() -> None:
@@ -81,14 +77,15 @@ def build_source_dag(source: str, schedule: str | None = "0 7 * * *"):
 
         @task(outlets=[Asset(source_asset_uri(source))], trigger_rule="all_done")
         def publish(**context: Any) -> dict[str, Any]:
-            from transforms.alerts import check_submission_deadlines
-            from transforms.settings import load_settings
-
             day = partition_day(context)
             context["outlet_events"][Asset(source_asset_uri(source))].extra = {"day": day.isoformat()}
-            return check_submission_deadlines(load_settings(), source, day)
+            return {"source": source, "day": day.isoformat()}
 
         mapped = partition.expand(institution=institutions())
         mapped >> publish()
+        # In parallel: wait (deferred, no worker slot) for the submission deadline, then alert
+        # on every expected file that has not arrived.
+        mapped >> SubmissionDeadlineSensor(task_id="submission_deadline", source=source,
+                                           trigger_rule="all_done", timeout=60 * 60 * 48)
 
     return source_dag()

@@ -166,16 +166,14 @@ def prune(obj: Any) -> Any:
 
 
 def lineage_extension(row: Row) -> dict[str, Any] | None:
-    """The lineage extension carried by every resource: batch, file, line, message, source."""
+    """The lineage extension carried by every resource: batch, file, line, message id."""
     subs = [
         ext("batch", valueString=text(row, "_batch_id")),
         ext("file", valueString=text(row, "_file")),
         ext("line", valueInteger=number(val(row, "_line"))),
         ext("message", valueString=text(row, "_message_id")),
-        ext("source", valueString=text(row, "_source")),
-        ext("institution", valueString=text(row, "_institution")),
-        ext("partitionDate", valueDate=fhir_date(val(row, "_partition_date"))),
-    ]
+    ]  # source, institution and landing date follow from the batch (submission_log), so not repeated:
+    # every Extension element costs about as much to validate as a small resource
     return ext(systems.EXT_LINEAGE, extension=subs)
 
 

@@ -160,15 +160,29 @@ def _quarantine_row(table: str, row: dict, check_id: str, reason: str, day: date
     }
 
 
-def map_rows(table: str, rows: list[dict], rate: float) -> tuple[list[tuple[dict, list[dict]]], list[tuple[dict, str, str]], int]:
-    """Build, validate and add Provenance for rows: (row, resources) pairs, failures, models run."""
+def map_rows(table: str, rows: list[dict], rate: float, merged_seen: set[str] | None = None,
+             ) -> tuple[list[tuple[dict, list[dict]]], list[tuple[dict, str, str]], int]:
+    """Build, validate and add Provenance for rows: (row, resources) pairs, failures, models run.
+
+    A resource several rows contribute to (``MERGED_TYPES``) is validated the first time its id
+    is seen: later rows only add ``result`` references to the first instance, which is what is
+    written, so validating every row's copy would check the same content again.
+    """
     ok, bad, validated = [], [], 0
+    merged_seen = set() if merged_seen is None else merged_seen
     for row in rows:
         try:
             resources = build_row(table, row)
             resources.append(build_row_provenance(table, row, resources))
+            fresh = []
             for res in resources:
+                if res["resourceType"] in MERGED_TYPES:
+                    key = f"{res['resourceType']}/{res['id']}"
+                    if key in merged_seen:
+                        continue
+                    fresh.append(key)
                 validated += validate_resource(res, rate)
+            merged_seen.update(fresh)
         except (BuildError, InvalidResource) as exc:
             bad.append((row, exc.check_id, exc.reason if isinstance(exc, BuildError) else str(exc)))
             continue
@@ -211,6 +225,8 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
     seen: dict[str, str] = {}
     quarantine: list[dict] = []
     encounter_person: dict[tuple[str, str], str] = {}  # (institution, encounter_no) -> person_key
+    merged_seen: set[str] = set()  # merged resources already validated in this partition
+    batches_read: set[tuple[str, str]] = set()  # (table, batch_id): their old fhir quarantine rows are replaced
     for table in BUILDERS:
         layer, files = input_files(settings, table, source, institution, day)
         if layer == "none":
@@ -220,8 +236,9 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
             for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
                 rows = batch.to_pylist()
                 report.rows_in += len(rows)
+                batches_read.update((table, str(r.get("_batch_id") or "unknown")) for r in rows)
                 _link_diagnoses(table, rows, encounter_person)
-                ok, bad, n_valid = map_rows(table, rows, rate)
+                ok, bad, n_valid = map_rows(table, rows, rate, merged_seen)
                 report.model_validated += n_valid
                 for row, resources in ok:
                     meta = {c: _plain(row.get(c)) for c in LINEAGE_COLS}
@@ -231,6 +248,10 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
                     dup = next((r for r in resources if r["resourceType"] not in MERGED_TYPES
                                 and r["id"] in seen), None)
                     if dup is not None:
+                        for r in resources:  # not written: a later row's copy must be validated again
+                            key = f"{r['resourceType']}/{r['id']}"
+                            if r["resourceType"] in MERGED_TYPES and key not in held:
+                                merged_seen.discard(key)
                         bad.append((row, "fhir.duplicate_id",
                                     f"{dup['resourceType']}/{dup['id']} was already produced by {seen[dup['id']]} "
                                     f"in this partition (duplicate business key)"))
@@ -252,7 +273,30 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
     report.rows_quarantined = len(quarantine)
     report.resources = dict(sorted(sink.counts.items()))
     write_quarantine(settings, source, institution, day, quarantine)
+    record_quarantine(settings, batches_read, quarantine)
     return report
+
+
+def record_quarantine(settings: Settings, batches: set[tuple[str, str]], rows: list[dict]) -> None:
+    """Replace the warehouse ``quarantine`` rows of stage fhir for every (table, batch) read.
+
+    Same table and shape as ingest and validation use, so the quality report sees FHIR-stage
+    rejects next to the others; rerunning the partition replaces them.
+    """
+    import sqlalchemy as sa
+
+    from transforms.warehouse.db import transaction
+
+    if not batches:
+        return
+    with transaction(settings.warehouse_url) as conn:
+        for table, batch in sorted(batches):
+            conn.execute(sa.text("DELETE FROM quarantine WHERE stage = 'fhir' AND batch_id = :b AND dataset = :t"),
+                         {"b": batch, "t": table})
+        if rows:
+            cols = list(rows[0])
+            conn.execute(sa.text(f"INSERT INTO quarantine ({', '.join(cols)}) "
+                                 f"VALUES ({', '.join(':' + c for c in cols)})"), rows)
 
 
 def write_quarantine(settings: Settings, source: str, institution: str, day: date, rows: list[dict]) -> Path:

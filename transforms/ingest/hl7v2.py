@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from transforms.ingest.textio import ReadNotes, decode_line, sniff_encoding
-from transforms.ingest.values import canonical_values, mask, pii_keys
+from transforms.ingest.values import ColumnMapper, mask, pii_keys
 from transforms.sources.profile import FileSpec, SourceProfile
 from transforms.sources.records import Reject, Row
 
@@ -261,6 +261,7 @@ class MessageMapper:
         self.repeat = spec.repeat_segment
         self.needed = {p.seg for p in self.paths.values()} | ({self.repeat} if self.repeat else set())
         self.pii = pii_keys(spec)
+        self.mapper = ColumnMapper(spec)
 
     def rows(self, msg: Message, path: Path) -> Iterator[Row | Reject]:
         msh = msg.segments[0].text
@@ -316,7 +317,7 @@ class MessageMapper:
                 raw = "\r".join(ctx)
             else:
                 raw = msg.text
-            yield Row(self.spec.table, canonical_values(self.spec, vendor), line=seg.number,
+            yield Row(self.spec.table, self.mapper.from_mapping(vendor), line=seg.number,
                       message_id=cid, raw=raw)
 
 

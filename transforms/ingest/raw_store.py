@@ -61,28 +61,32 @@ class RawBatchWriter:
         self.path = folder / f"{lineage['_batch_id']}.parquet"
         self.tmp = self.path.with_suffix(".parquet.tmp")
         self.lineage = lineage
-        self.columns: dict[str, list] = {n: [] for n in self.schema.names}
+        self.per_row = ["_line", "_message_id", "_record_hash"]
+        self.columns: dict[str, list] = {n: [] for n in [*self.names, *self.per_row]}
         self.count = 0
         self.writer = pq.ParquetWriter(self.tmp, self.schema)
 
     def add(self, row: Row) -> None:
-        cols = self.columns
+        cols, values = self.columns, row.values
         for n in self.names:
-            cols[n].append(row.values.get(n))
-        for k, v in self.lineage.items():
-            cols[k].append(v)
+            cols[n].append(values.get(n))
         cols["_line"].append(row.line)
         cols["_message_id"].append(row.message_id)
-        cols["_record_hash"].append(record_hash(row.raw))
+        cols["_record_hash"].append(hashlib.sha256(row.raw.encode("utf-8")).hexdigest())
         self.count += 1
         if len(cols["_line"]) >= CHUNK_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        if not self.columns["_line"]:
+        n = len(self.columns["_line"])
+        if not n:
             return
-        self.writer.write_table(pa.Table.from_pydict(self.columns, schema=self.schema))
-        self.columns = {n: [] for n in self.schema.names}
+        arrays = []
+        for f in self.schema:
+            data = self.columns[f.name] if f.name in self.columns else [self.lineage[f.name]] * n
+            arrays.append(pa.array(data, type=f.type))
+        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        self.columns = {k: [] for k in self.columns}
 
     def close(self) -> Path:
         self.flush()

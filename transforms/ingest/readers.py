@@ -21,7 +21,7 @@ from pathlib import Path
 
 from transforms.canonical import table as canonical_table
 from transforms.ingest.textio import DecodedLine, ReadNotes, iter_lines, sniff_encoding
-from transforms.ingest.values import canonical_values, masked_json, pii_keys
+from transforms.ingest.values import ColumnMapper, masked_json, pii_keys
 from transforms.sources.profile import FileSpec, SourceProfile
 from transforms.sources.records import Reject, Row
 
@@ -94,7 +94,21 @@ def _iter_csv(path: Path, profile: SourceProfile, spec: FileSpec, notes: ReadNot
 
     reader = csv.reader(feed(), delimiter=profile.delimiter)
     header: list[str] | None = None
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. an unbalanced quote swallowing lines past the field limit
+            lines, consumed[:] = list(consumed), []
+            first = lines[0].number if lines else None
+            yield Reject("ingest.csv.parse",
+                         f"{path.name}: lines {first}-{lines[-1].number if lines else first} cannot be parsed as "
+                         f"CSV: {exc}", line=first, raw=json.dumps({"lines": len(lines)}), table=spec.table,
+                         extra={"scope": "file"} if header is None else {})
+            if header is None:
+                return
+            continue
         lines, consumed[:] = list(consumed), []
         first = lines[0].number if lines else None
         if header is None:
@@ -110,6 +124,8 @@ def _iter_csv(path: Path, profile: SourceProfile, spec: FileSpec, notes: ReadNot
             if rej:
                 yield rej
                 return
+            mapper = ColumnMapper(spec, header)
+            width = len(header)
             continue
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue  # blank line: not a record
@@ -118,13 +134,13 @@ def _iter_csv(path: Path, profile: SourceProfile, spec: FileSpec, notes: ReadNot
             yield Reject("ingest.encoding", bad[0].error or "", line=first,
                          raw=_masked(spec, header, list(cells)), table=spec.table)
             continue
-        if len(cells) != len(header):
+        if len(cells) != width:
             yield Reject("ingest.csv.column_count",
-                         f"{path.name}: line {first} has {len(cells)} columns, header has {len(header)}",
+                         f"{path.name}: line {first} has {len(cells)} columns, header has {width}",
                          line=first, raw=_masked(spec, header, list(cells)), table=spec.table)
             continue
-        yield Row(spec.table, canonical_values(spec, dict(zip(header, cells, strict=True))), line=first,
-                  raw="\n".join(ln.text for ln in lines))
+        raw = lines[0].text if len(lines) == 1 else "\n".join(ln.text for ln in lines)
+        yield Row(spec.table, mapper.from_cells(cells), line=first, raw=raw)
     if header is None:
         notes.messages.append("empty file: no header line")
 
@@ -166,6 +182,7 @@ def _iter_xlsx(path: Path, spec: FileSpec, notes: ReadNotes) -> Iterator[Record]
                 if rej:
                     yield rej
                     return
+                mapper = ColumnMapper(spec, header)
                 continue
             if not cells:
                 continue
@@ -175,8 +192,7 @@ def _iter_xlsx(path: Path, spec: FileSpec, notes: ReadNotes) -> Iterator[Record]
                              line=number, raw=_masked(spec, header, cells), table=spec.table)
                 continue
             cells += [None] * (len(header) - len(cells))
-            yield Row(spec.table, canonical_values(spec, dict(zip(header, cells, strict=True))), line=number,
-                      raw=json.dumps(cells, ensure_ascii=False))
+            yield Row(spec.table, mapper.from_cells(cells), line=number, raw=json.dumps(cells, ensure_ascii=False))
     finally:
         wb.close()
 
@@ -207,6 +223,7 @@ def _scalar(value: object) -> object:
 def _json_rows(path: Path, spec: FileSpec, records: Iterable[tuple[int, object, str]],
                notes: ReadNotes) -> Iterator[Record]:
     roots = {k.split(".")[0] for k in spec.columns}
+    mapper = ColumnMapper(spec)
     drift: set[str] = set()
     for number, rec, raw in records:
         if not isinstance(rec, Mapping):
@@ -217,7 +234,7 @@ def _json_rows(path: Path, spec: FileSpec, records: Iterable[tuple[int, object, 
         if len(drift) < 100:
             drift.update(k for k in rec if k not in roots)
         vendor = {k: _scalar(dotted(rec, k)) for k in spec.columns}
-        yield Row(spec.table, canonical_values(spec, vendor), line=number, raw=raw,
+        yield Row(spec.table, mapper.from_mapping(vendor), line=number, raw=raw,
                   message_id=str(rec.get("id")) if rec.get("id") is not None else None)
     notes.unknown_columns = sorted(set(notes.unknown_columns) | drift)
 

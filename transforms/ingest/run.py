@@ -56,22 +56,25 @@ class FileResult:
 
 @dataclass
 class IngestReport:
+    """What one partition's ingest did; totals are plain fields so the report serialises (XCom)."""
+
     source: str
     institution: str
     day: date
     files: list[FileResult] = field(default_factory=list)
+    rows_read: int = 0
+    rows_landed: int = 0
+    rows_quarantined: int = 0
+    status_counts: dict[str, int] = field(default_factory=dict)
+    reconciled: bool = True
 
-    @property
-    def rows_read(self) -> int:
-        return sum(f.rows_read for f in self.files)
-
-    @property
-    def rows_landed(self) -> int:
-        return sum(f.rows_landed for f in self.files)
-
-    @property
-    def rows_quarantined(self) -> int:
-        return sum(f.rows_quarantined for f in self.files)
+    def add(self, result: FileResult) -> None:
+        self.files.append(result)
+        self.rows_read += result.rows_read
+        self.rows_landed += result.rows_landed
+        self.rows_quarantined += result.rows_quarantined
+        self.status_counts[result.status] = self.status_counts.get(result.status, 0) + 1
+        self.reconciled = self.reconciled and result.reconciled is not False
 
     def by_status(self, status: str) -> list[FileResult]:
         return [f for f in self.files if f.status == status]
@@ -185,8 +188,8 @@ def ingest_partition(settings: Settings, source: str, institution: str, day: dat
     migrate_core(engine)
     clear_partition(settings, source, institution, day)
     for path in _landing_files(folder):
-        report.files.append(_ingest_file(settings, engine, path, profiles, pins, source, institution, day,
-                                         manifest.get(path.name)))
+        report.add(_ingest_file(settings, engine, path, profiles, pins, source, institution, day,
+                                manifest.get(path.name)))
     return report
 
 

@@ -31,13 +31,48 @@ def clean(value: object, spec: FileSpec) -> str | None:
 
 def canonical_values(spec: FileSpec, vendor: Mapping[str, object]) -> dict[str, str | None]:
     """Map vendor key → canonical field through ``spec.columns``, then apply constants."""
-    out: dict[str, str | None] = dict.fromkeys(canonical_table(spec.table).field_names)
-    for key, target in spec.columns.items():
-        if key in vendor:
-            out[target] = clean(vendor[key], spec)
-    for target, constant in spec.constants.items():
-        out[target] = constant
-    return out
+    return ColumnMapper(spec).from_mapping(vendor)
+
+
+class ColumnMapper:
+    """``canonical_values`` compiled once per file: the per-row hot path of every reader."""
+
+    def __init__(self, spec: FileSpec, header: list[str] | None = None):
+        self.fields = canonical_table(spec.table).field_names
+        self.columns = list(spec.columns.items())
+        self.constants = dict(spec.constants)
+        self.na, self.null = frozenset(spec.not_applicable_values), frozenset(spec.null_values)
+        idx = {h: i for i, h in enumerate(header or [])}
+        self.positions = [(idx[k], t) for k, t in self.columns if k in idx]
+
+    def _clean(self, value: object) -> str | None:
+        if value is None:
+            return None
+        text = (value if isinstance(value, str) else str(value)).strip()
+        if text in self.na:
+            return NOT_APPLICABLE
+        return None if text in self.null else text
+
+    def from_mapping(self, vendor: Mapping[str, object]) -> dict[str, str | None]:
+        out: dict[str, str | None] = dict.fromkeys(self.fields)
+        for key, target in self.columns:
+            if key in vendor:
+                out[target] = self._clean(vendor[key])
+        out.update(self.constants)
+        return out
+
+    def from_cells(self, cells: list) -> dict[str, str | None]:
+        """Positional variant for CSV/XLSX rows laid out as ``header``."""
+        out: dict[str, str | None] = dict.fromkeys(self.fields)
+        na, null = self.na, self.null
+        for i, target in self.positions:
+            v = cells[i]
+            if v is None:
+                continue
+            text = (v if isinstance(v, str) else str(v)).strip()
+            out[target] = NOT_APPLICABLE if text in na else (None if text in null else text)
+        out.update(self.constants)
+        return out
 
 
 def pii_keys(spec: FileSpec) -> set[str]:

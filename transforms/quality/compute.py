@@ -11,6 +11,7 @@ notice, the ``quality_*`` tables and the API (``quality_report_data``).
 from __future__ import annotations
 
 import calendar as _cal
+import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from transforms.settings import EXPECTATIONS_DIR, MAPPINGS_DIR
 from transforms.sources.calendar import Calendar, expected_submissions, load_calendar
 
 Lang = Literal["zh", "en"]
-CellState = Literal["ok", "zero", "late", "missing"]
+CellState = Literal["ok", "zero", "late", "partial", "missing"]
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 SCORE_PATH = EXPECTATIONS_DIR / "quality_score.yaml"
 DIMENSIONS = ("completeness", "timeliness", "field_completeness", "validity", "consistency")
@@ -87,9 +88,44 @@ def score(metrics: dict[str, float | None], weights: dict[str, float]) -> float 
 
 
 # ------------------------------------------------------------------ submissions vs calendar
+def declared_missing(landing: Path, subs: list[dict], start: date, end: date) -> list[dict]:
+    """Files a landing ``_manifest.json`` declares that never reached the submission log.
+
+    A dataset can arrive in several files (outpatient + inpatient encounters): the calendar
+    sees the dataset as received, the manifest tells that one of its files is missing.
+    """
+    from transforms.ingest.run import choose_profile, profiles_and_pins
+
+    logged = {s["file_path"] for s in subs}
+    profiles, pins = profiles_and_pins(MAPPINGS_DIR / "sources")
+    out = []
+    for manifest in sorted(landing.glob("*/*/*/_manifest.json")):
+        source, inst, day_s = manifest.parts[-4:-1]
+        try:
+            day = date.fromisoformat(day_s)
+            files = (json.loads(manifest.read_text(encoding="utf-8")).get("files") or {})
+        except ValueError:
+            continue  # not a date folder, or an unreadable manifest (ingest reports those)
+        if not start <= day < end:
+            continue
+        for name, meta in files.items():
+            rel = f"{source}/{inst}/{day_s}/{name}"
+            if rel in logged:
+                continue
+            spec = choose_profile(profiles, pins, source, inst, name)[1]
+            declared = meta.get("declared_count") if isinstance(meta, dict) else None
+            out.append({"institution_code": inst, "source": source, "table": spec.table if spec else None,
+                        "day": day, "file_path": rel, "declared_count": declared})
+    return out
+
+
 def submission_cells(cal: Calendar, institutions: list[dict], subs: list[dict], start: date,
-                     end: date) -> list[dict]:
-    """One cell per expected (institution, dataset, day): ok | zero | late | missing, with the delay."""
+                     end: date, absent: list[dict] | None = None) -> list[dict]:
+    """One cell per expected (institution, dataset, day): ok | zero | late | partial | missing.
+
+    ``partial``: the dataset arrived but a file its manifest declares did not (``absent``).
+    """
+    absent_keys = {(a["institution_code"], a["source"], a["table"], a["day"]) for a in absent or []}
     ds_by_key = {(d.source, d.table): d for d in cal.datasets}
     received: dict[tuple[str, str, date], list[dict]] = defaultdict(list)
     for s in subs:
@@ -107,6 +143,8 @@ def submission_cells(cal: Calendar, institutions: list[dict], subs: list[dict], 
             zero = bool(got) and all(bool(s["is_zero_report"]) for s in got)
             if not got:
                 state: CellState = "missing"
+            elif (exp.institution, ds.source, ds.table, day) in absent_keys:
+                state = "partial"
             elif first is not None and first > due:
                 state = "late"
             else:
@@ -141,8 +179,8 @@ def _metrics(code: str, cells: list[dict], subs: list[dict], checks: list[dict],
              consistency: dict[str, dict]) -> dict[str, Any]:
     mine = [c for c in cells if c["institution_code"] == code]
     expected = len(mine)
-    by_state = {s: sum(c["state"] == s for c in mine) for s in ("ok", "zero", "late", "missing")}
-    received = expected - by_state["missing"]
+    by_state = {s: sum(c["state"] == s for c in mine) for s in ("ok", "zero", "late", "partial", "missing")}
+    received = expected - by_state["missing"] - by_state["partial"]
     delays = [c["delay_hours"] for c in mine if c["delay_hours"] is not None and not c["is_zero_report"]]
     my_subs = [s for s in subs if s["institution_code"] == code]
     my_checks = [c for c in checks if c["institution_code"] == code]
@@ -153,6 +191,7 @@ def _metrics(code: str, cells: list[dict], subs: list[dict], checks: list[dict],
     return {
         "expected": expected, "received": received, "on_time": by_state["ok"] + by_state["zero"],
         "zero_reports": by_state["zero"], "late": by_state["late"], "missing": by_state["missing"],
+        "partial": by_state["partial"],
         "completeness": _pct(received, expected),
         "timeliness": _pct(by_state["ok"] + by_state["zero"], received),
         "median_delay_hours": round(median(delays), 2) if delays else None,
@@ -173,13 +212,14 @@ def _metrics(code: str, cells: list[dict], subs: list[dict], checks: list[dict],
 
 
 def _period(conn: Connection, month: str, cal: Calendar, weights: dict[str, float],
-            as_of: date | None = None) -> dict[str, Any]:
+            as_of: date | None = None, landing: Path | None = None) -> dict[str, Any]:
     start, end = month_bounds(month)
     if as_of is not None and start <= as_of < end:
         end = as_of + timedelta(days=1)  # partial month: nothing is owed after the as-of day
     subs = _rows(conn, "submissions", start=start, end=end)
     institutions = _institution_rows(conn, subs)
-    cells = submission_cells(cal, [i for i in institutions if i.get("inst_type")], subs, start, end)
+    absent = declared_missing(landing, subs, start, end) if landing is not None and landing.exists() else []
+    cells = submission_cells(cal, [i for i in institutions if i.get("inst_type")], subs, start, end, absent)
     checks = _rows(conn, "check_results", start=start, end=end) if _has_table(conn, "dq_check_result") else []
     for c in checks:
         c["numerator"], c["denominator"] = int(c["numerator"] or 0), int(c["denominator"] or 0)
@@ -196,22 +236,24 @@ def _period(conn: Connection, month: str, cal: Calendar, weights: dict[str, floa
     ranked = sorted([r for r in rows if r["score"] is not None], key=lambda r: (-r["score"], r["institution_code"]))
     for i, r in enumerate(ranked, 1):
         r["rank"] = i
-    return {"start": start, "end": end, "subs": subs, "cells": cells, "checks": checks,
+    return {"start": start, "end": end, "subs": subs, "cells": cells, "checks": checks, "absent": absent,
             "quarantine": quarantine, "institutions": rows}
 
 
 def quality_report_data(conn: Connection, month: str, lang: Lang = "zh", calendar: Calendar | None = None,
-                        weights: dict[str, float] | None = None, as_of: date | None = None) -> dict[str, Any]:
+                        weights: dict[str, float] | None = None, as_of: date | None = None,
+                        landing: Path | None = None) -> dict[str, Any]:
     """Every figure of the monthly report for ``month`` ('YYYY-MM'), JSON-friendly after ``jsonable``.
 
-    ``as_of`` cuts a month in progress at that day (``is_partial`` is then true).
+    ``as_of`` cuts a month in progress at that day (``is_partial`` is then true); ``landing``
+    (the landing root) adds files declared in ``_manifest.json`` that never arrived.
     """
     from transforms.quality.labels import labels
 
     cal = calendar or load_calendar(MAPPINGS_DIR / "submission_calendar.yaml")
     w = weights or load_weights()
-    cur = _period(conn, month, cal, w, as_of)
-    prev = _period(conn, previous_month(month), cal, w)
+    cur = _period(conn, month, cal, w, as_of, landing)
+    prev = _period(conn, previous_month(month), cal, w, None, landing)
     prev_by = {r["institution_code"]: r for r in prev["institutions"]}
     for r in cur["institutions"]:
         p = prev_by.get(r["institution_code"])
@@ -229,7 +271,9 @@ def quality_report_data(conn: Connection, month: str, lang: Lang = "zh", calenda
         "heatmap": _heatmap(institutions, cur["cells"], days),
         "trend": _trend(cur["cells"], days),
         "missing": [{**c, "name": names.get(c["institution_code"], c["institution_code"])}
-                    for c in cur["cells"] if c["state"] in ("missing", "late")],
+                    for c in cur["cells"] if c["state"] in ("missing", "late", "partial", "zero")],
+        "absent_files": [{**a, "name": names.get(a["institution_code"], a["institution_code"])}
+                         for a in cur["absent"]],
         "cells": cur["cells"],
         "checks": _check_rows(cur["checks"], cur["quarantine"], names),
     }
@@ -237,9 +281,11 @@ def quality_report_data(conn: Connection, month: str, lang: Lang = "zh", calenda
 
 def _summary(rows: list[dict], cells: list[dict]) -> dict[str, Any]:
     exp = len(cells)
-    rec = sum(c["state"] != "missing" for c in cells)
+    rec = sum(c["state"] not in ("missing", "partial") for c in cells)
     on_time = sum(c["state"] in ("ok", "zero") for c in cells)
-    return {"institutions": len(rows), "expected": exp, "received": rec, "missing": exp - rec,
+    return {"institutions": len(rows), "expected": exp, "received": rec,
+            "missing": sum(c["state"] == "missing" for c in cells),
+            "partial": sum(c["state"] == "partial" for c in cells),
             "zero_reports": sum(c["state"] == "zero" for c in cells), "late": sum(c["state"] == "late" for c in cells),
             "completeness": _pct(rec, exp), "timeliness": _pct(on_time, rec),
             "quarantined": sum(r["quarantined"] for r in rows),
@@ -256,8 +302,9 @@ def _heatmap(rows: list[dict], cells: list[dict], days: list[date]) -> dict[str,
         for d in days:
             cs = idx.get((r["institution_code"], d), [])
             n = len(cs)
-            got = sum(c["state"] != "missing" for c in cs)
+            got = sum(c["state"] not in ("missing", "partial") for c in cs)
             line.append({"day": d, "expected": n, "received": got,
+                         "partial": [c["dataset"] for c in cs if c["state"] == "partial"],
                          "late": sum(c["state"] == "late" for c in cs),
                          "zero": sum(c["state"] == "zero" for c in cs),
                          "missing": [c["dataset"] for c in cs if c["state"] == "missing"],
@@ -273,7 +320,7 @@ def _trend(cells: list[dict], days: list[date]) -> list[dict]:
     out = []
     for d in days:
         cs = by_day.get(d, [])
-        rec = sum(c["state"] != "missing" for c in cs)
+        rec = sum(c["state"] not in ("missing", "partial") for c in cs)
         out.append({"day": d, "completeness": _pct(rec, len(cs)),
                     "timeliness": _pct(sum(c["state"] in ("ok", "zero") for c in cs), rec)})
     return out

@@ -13,7 +13,7 @@ from transforms.quality.svg import heatmap_svg, line_chart_svg
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 RANK_COLS = ("rank", "name", "institution_code", "score", "prev_score", "score_delta", "expected", "received",
-             "missing", "late", "zero_reports", "completeness", "timeliness", "median_delay_hours",
+             "missing", "partial", "late", "zero_reports", "completeness", "timeliness", "median_delay_hours",
              "field_completeness", "validity", "mapping_rate", "consistency", "duplicates", "corrected",
              "quarantined")
 _LABEL_KEY = {"name": "institution", "institution_code": "code"}

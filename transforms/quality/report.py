@@ -20,7 +20,7 @@ from transforms.settings import Settings, load_settings
 from transforms.warehouse.db import replace_partition, transaction
 
 _INST_COLS = ("institution_code", "name", "inst_type", "expected", "received", "on_time", "zero_reports", "late",
-              "missing", "completeness", "timeliness", "median_delay_hours", "field_completeness", "validity",
+              "missing", "partial", "completeness", "timeliness", "median_delay_hours", "field_completeness", "validity",
               "mapping_rate", "consistency", "labs_without_encounter", "checks_failed", "checks_passed",
               "duplicates", "corrected", "rejected", "quarantined", "score", "rank", "prev_score", "prev_rank",
               "score_delta")
@@ -62,7 +62,7 @@ def build_monthly_report(settings: Settings, month: str, langs: tuple[Lang, ...]
     folder.mkdir(parents=True, exist_ok=True)
     with transaction(settings.warehouse_url) as conn:
         for i, lang in enumerate(langs):
-            data = quality_report_data(conn, month, lang=lang, as_of=as_of)
+            data = quality_report_data(conn, month, lang=lang, as_of=as_of, landing=settings.landing)
             if i == 0:
                 write_quality_tables(conn, data)
                 out.institutions, out.expected = len(data["institutions"]), data["summary"]["expected"]

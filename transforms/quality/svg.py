@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-COLOURS = {"ok": "#2e9e5b", "zero": "#6fa8dc", "late": "#f1a33c", "missing": "#d9463b", "none": "#e6e6e6"}
+COLOURS = {"ok": "#2e9e5b", "zero": "#6fa8dc", "late": "#f1a33c", "partial": "#e98b84", "missing": "#d9463b",
+           "none": "#e6e6e6"}
 
 
 def cell_state(cell: dict) -> str:
@@ -13,6 +14,8 @@ def cell_state(cell: dict) -> str:
         return "none"
     if cell["missing"]:
         return "missing"
+    if cell.get("partial"):
+        return "partial"
     if cell["late"]:
         return "late"
     if cell["zero"]:
@@ -40,17 +43,18 @@ def heatmap_svg(heatmap: dict, labels: dict[str, str], cell_w: int = 24, cell_h:
             tip = (f'{r["name"]} {c["day"].isoformat()}: {labels["received"]} {c["received"]}/{c["expected"]}'
                    + (f', {labels["late"]} {c["late"]}' if c["late"] else "")
                    + (f', {labels["zero_reports"]} {c["zero"]}' if c["zero"] else "")
-                   + (f', {labels["missing"]}: {", ".join(c["missing"])}' if c["missing"] else ""))
+                   + (f', {labels["missing"]}: {", ".join(c["missing"])}' if c["missing"] else "")
+                   + (f', {labels["legend_partial"]}: {", ".join(c["partial"])}' if c.get("partial") else ""))
             out.append(f'<rect class="cell cell-{st}" data-institution="{escape(r["institution_code"])}" '
                        f'data-day="{c["day"].isoformat()}" x="{label_w + j * cell_w + 1}" y="{y + 1}" '
                        f'width="{cell_w - 2}" height="{cell_h - 2}" fill="{COLOURS[st]}">'
                        f'<title>{escape(tip)}</title></rect>')
     ly = top + cell_h * len(rows) + 12
     x = label_w
-    for st in ("ok", "zero", "late", "missing", "none"):
+    for st in ("ok", "zero", "late", "partial", "missing", "none"):
         out.append(f'<rect x="{x}" y="{ly}" width="14" height="14" fill="{COLOURS[st]}"/>'
                    f'<text x="{x + 18}" y="{ly + 11}" font-size="12">{escape(labels["legend_" + st])}</text>')
-        x += 110
+        x += 100
     out.append("</svg>")
     return Markup("".join(out))
 

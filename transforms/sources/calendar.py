@@ -73,6 +73,16 @@ class Calendar(BaseModel):
     datasets: list[Dataset]
     exceptions: list[CalendarException] = Field(default_factory=list)
 
+    def local_time(self, epoch: float) -> datetime:
+        """A file mtime (epoch seconds) as naive local time of the calendar's timezone.
+
+        Deadlines are local (Asia/Shanghai); comparing them with ``datetime.fromtimestamp``
+        on a UTC server would be 8 hours off.
+        """
+        from zoneinfo import ZoneInfo
+
+        return datetime.fromtimestamp(epoch, ZoneInfo(self.timezone)).replace(tzinfo=None)
+
     def dataset(self, dataset_id: str) -> Dataset:
         for d in self.datasets:
             if d.id == dataset_id:

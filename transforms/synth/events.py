@@ -426,15 +426,18 @@ class Day:
             self.count("surveillance_report")
 
     def health_records(self, chc: Institution) -> None:
-        """Start day: the CHC's full snapshot (streamed). Later: records touched today."""
+        """Start day: full snapshots of records and contracts in one pass. Later: records touched today."""
         f = self.files.get("public_health", chc.code, "health_record")
         if f is None:
             return
         n = len(self.d.chcs)
         pos = self.d.chcs.index(chc)
+        qy = self.files.get("signing", chc.code, "signing_contract") if self.day == self.start else None
         idxs = range(pos, self.d.residents, n) if self.day == self.start else sorted(self.seen.get(chc.code, ()))
         for i in idxs:
             p = self.person(i)
+            if qy is not None and p.signed:  # one pass derives each resident once for both snapshots
+                self._contract(qy, chc, p, p.contract_start, p.contract_years, f"QY{p.record_no}")
             if not p.has_record:
                 continue
             active = self.day if self.day != self.start else max(p.record_created, self.day - timedelta(
@@ -450,10 +453,9 @@ class Day:
         f = self.files.get("signing", chc.code, "signing_contract")
         if f is None:
             return
-        n = len(self.d.chcs)
-        pos = self.d.chcs.index(chc)
-        if self.day == self.start:
-            for i in range(pos, self.d.residents, n):
+        if self.day == self.start and self.files.get("public_health", chc.code, "health_record") is None:
+            n = len(self.d.chcs)
+            for i in range(self.d.chcs.index(chc), self.d.residents, n):  # snapshot without health records
                 p = self.person(i)
                 if p.signed:
                     self._contract(f, chc, p, p.contract_start, p.contract_years, f"QY{p.record_no}")

@@ -6,7 +6,8 @@ transaction: unchanged resources (same content hash) are left alone, so a rerun 
 nothing; changed ones replace the stored version and leave a ``load_audit`` row naming the
 old and new batch and the top-level elements that differ; resources the partition held
 before but no longer sends are deleted (audited too). The marts are then refreshed for the
-changed keys only (``marts.refresh_marts``).
+changed keys only (``marts.refresh_marts``), and dimension history gets a new version where a
+tracked attribute changed (``history.apply_history``, effective the partition date).
 
 Bulk paths: the partition goes into a temporary staging table by DuckDB's Arrow scan or
 PostgreSQL's COPY; everything after that is set-based SQL shared by both engines.
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Connection
 from transforms.settings import Settings
 from transforms.terminology import systems
 from transforms.warehouse.db import dialect, get_engine, migrate
+from transforms.warehouse.history import apply_history
 from transforms.warehouse.marts import refresh_marts
 
 PARQUET_COLUMNS = ["id", "resource_type", "person_key", "resource", "_batch_id", "_file", "_line",
@@ -220,6 +222,7 @@ def merge_partition(conn: Connection, staged, source: str, institution: str, day
     types = {r[0] for r in conn.execute(sa.text("SELECT DISTINCT resource_type FROM _load_diff"))}
     started = time.perf_counter()
     marts = refresh_marts(conn, types, "_load_new", "_load_old") if types else []
+    marts += apply_history(conn, set(marts), day)
     q("DROP VIEW IF EXISTS _load_new")
     for t in ("_load_stage", "_load_diff", "_load_old"):
         q(f"DROP TABLE IF EXISTS {t}")

@@ -15,6 +15,9 @@ after all views are refreshed; those statements only touch rows still NULL.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -97,11 +100,46 @@ def refresh_view(conn: Connection, view: dict, new_table: str, old_table: str | 
         q(f"CREATE TEMP TABLE {temp} AS {select_sql(conn, view, source)}")
         q(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {temp} k WHERE {cond})")
         if role == "new":
+            has_key = " AND ".join(f"{cast_expr('v.' + k, types[k])} IS NOT NULL" for k in keys)
+            _quarantine_keyless(conn, view, temp, has_key)
             cols = [c for c in [*names, *passthrough_for(view)] if c in types]
             exprs = ", ".join(f"{cast_expr('v.' + c, types[c])} AS {c}" for c in cols)
-            written = max(q(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {exprs} FROM {temp} v").rowcount or 0, 0)
+            written = max(q(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {exprs} FROM {temp} v "
+                            f"WHERE {has_key}").rowcount or 0, 0)
         q(f"DROP TABLE {temp}")
     return written
+
+
+def _quarantine_keyless(conn: Connection, view: dict, temp: str, has_key: str) -> int:
+    """View rows lacking part of the mart key cannot be merged: one quarantine row each, naming the resource."""
+    table, keys = view["name"], key_columns(view)
+    rows = conn.execute(sa.text(
+        f"SELECT v.id, v.batch_id, v.source_file, v.source_line, v.message_id, v.partition_date, "
+        f"{', '.join('v.' + k for k in keys)} FROM {temp} v WHERE NOT ({has_key})")).mappings().all()
+    if not rows:
+        return 0
+    check = f"load.{table}.key_missing"
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    out = []
+    for r in rows:
+        missing = [k for k in keys if r[k] in (None, "")]
+        qid = hashlib.sha256(f"{r['batch_id']}|load|{check}|{r['id']}".encode()).hexdigest()[:24]
+        out.append({
+            "quarantine_id": qid, "batch_id": r["batch_id"] or "", "stage": "load", "dataset": table,
+            "institution_code": None, "partition_date": r["partition_date"], "check_id": check,
+            "reason": (f"{r['source_file']} line {r['source_line']}: {view['resource']}/{r['id']} gives no "
+                       f"{', '.join(missing)} for {table} (key {', '.join(keys)}), so it cannot be loaded"),
+            "file_path": r["source_file"], "line_no": r["source_line"], "message_id": r["message_id"],
+            "raw_record": json.dumps({k: (None if r[k] is None else str(r[k])) for k in keys}),
+            "quarantined_at": now,
+        })
+    conn.execute(sa.text("DELETE FROM quarantine WHERE quarantine_id = :quarantine_id"), out)
+    conn.execute(sa.text(
+        "INSERT INTO quarantine (quarantine_id, batch_id, stage, dataset, institution_code, partition_date, check_id, "
+        "reason, file_path, line_no, message_id, raw_record, quarantined_at) VALUES (:quarantine_id, :batch_id, "
+        ":stage, :dataset, :institution_code, CAST(:partition_date AS DATE), :check_id, :reason, :file_path, "
+        "CAST(:line_no AS INTEGER), :message_id, :raw_record, :quarantined_at)"), out)
+    return len(out)
 
 
 def derive(conn: Connection) -> list[str]:

@@ -26,7 +26,9 @@ from transforms.warehouse.db import dialect
 VIEWS_DIR = MAPPINGS_DIR / "views"
 # Store columns carried into every mart row; person_key and institution_code (the submitting
 # institution) fill a mart column only when the view does not compute it itself.
-PASSTHROUGH = ["person_key", "institution_code", "batch_id", "source_file", "source_line", "message_id", "loaded_at"]
+# id and partition_date are carried only to name a quarantined row (no mart has those columns).
+PASSTHROUGH = ["person_key", "institution_code", "batch_id", "source_file", "source_line", "message_id", "loaded_at",
+               "id", "partition_date"]
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 

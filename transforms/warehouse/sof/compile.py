@@ -1,10 +1,10 @@
 """Compile a SQL-on-FHIR v2 ViewDefinition into ONE SELECT for DuckDB or PostgreSQL.
 
 Why one SELECT: the view then runs where the resources are (set-based, no Python per row),
-and a mart is simply ``INSERT INTO mart SELECT …``. Each ``select`` node becomes a LATERAL
-subquery: its iteration (forEach → inner join, forEachOrNull → left join, repeat → recursive
-CTE) numbered with ROW_NUMBER for %rowIndex, its columns, then its nested selects and its
-unionAll branches cross-joined in spec order.
+and a mart is simply ``INSERT INTO mart SELECT …``. Columns are expressions of the current
+row; each iteration adds a LATERAL join of item rows numbered for %rowIndex (forEach → CROSS
+JOIN, forEachOrNull → LEFT JOIN, repeat → recursive CTE), nested selects add their joins in
+order (sibling iterations cross-join, as the spec says), and unionAll is a LATERAL UNION ALL.
 """
 
 from __future__ import annotations
@@ -91,55 +91,62 @@ class _Compiler:
         return f"{prefix}{next(self.counter)}"
 
     def node(self, sel: Select, where: str, focus: str, row_index: str,
-             ftype: str | None = None) -> tuple[str, list[CompiledColumn]]:
-        """SQL of one select node (a subquery) and its columns in output order."""
+             ftype: str | None = None) -> tuple[str, list[str], list[CompiledColumn]]:
+        """One select node as (joins to append to the enclosing FROM, column expressions, columns).
+
+        Why joins and not a subquery per node: a node without iteration adds no rows, so its
+        columns are plain expressions of the enclosing row; only forEach/forEachOrNull/repeat
+        (LATERAL item rows) and unionAll (a LATERAL UNION ALL) add joins. Fewer correlated
+        subqueries is what keeps both engines' planners fast.
+        """
         ctx = self.ctx(focus, row_index, ftype)
+        joins = ""
         if sel.forEach is not None or sel.forEachOrNull is not None:
             key = "forEach" if sel.forEach is not None else "forEachOrNull"
             items = _translate(getattr(sel, key), f"{where}.{key}", ctx)
             if items.kind != "json":
                 raise SofError(f"{where}.{key}: must select FHIR elements, not a {items.kind} value")
             it = self.alias("it")
-            items_sql = item_rows(ctx, items)
             ftype = items.ftype
             if key == "forEach":
-                source = f"(SELECT 1 AS one) AS {self.alias('d')} CROSS JOIN LATERAL ({items_sql}) AS {it}"
+                joins = f" CROSS JOIN LATERAL ({item_rows(ctx, items)}) AS {it}"
                 focus, row_index = f"{it}.item", f"{it}.idx"
             else:
-                source = f"(SELECT 1 AS one) AS {self.alias('d')} LEFT JOIN LATERAL ({items_sql}) AS {it} ON TRUE"
+                joins = f" LEFT JOIN LATERAL ({item_rows(ctx, items)}) AS {it} ON TRUE"
                 focus, row_index = f"{it}.item", f"COALESCE({it}.idx, 0)"
         elif sel.repeat is not None:
-            source, focus, row_index, ftype = self.repeat(sel.repeat, f"{where}.repeat", ctx)
-        else:
-            source = f"(SELECT 1 AS one) AS {self.alias('d')}"
+            joins, focus, row_index, ftype = self.repeat(sel.repeat, f"{where}.repeat", ctx)
         inner = self.ctx(focus, row_index, ftype)
         exprs: list[str] = []
         cols: list[CompiledColumn] = []
         for i, col in enumerate(sel.column):
-            exprs.append(f"{_column_sql(col, f'{where}.column[{i}] {col.name!r}', inner)} AS {quote_ident(col.name)}")
+            exprs.append(_column_sql(col, f"{where}.column[{i}] {col.name!r}", inner))
             cols.append(CompiledColumn(col.name, col.type, bool(col.collection)))
         for i, sub in enumerate(sel.select):
-            sql, sub_cols = self.node(sub, f"{where}.select[{i}]", focus, row_index, ftype)
-            alias = self.alias("s")
-            source += f" CROSS JOIN LATERAL ({sql}) AS {alias}"
-            exprs += [f"{alias}.{quote_ident(c.name)}" for c in sub_cols]
+            sub_joins, sub_exprs, sub_cols = self.node(sub, f"{where}.select[{i}]", focus, row_index, ftype)
+            joins += sub_joins
+            exprs += sub_exprs
             cols += sub_cols
         if sel.unionAll:
             branches = [self.node(b, f"{where}.unionAll[{i}]", focus, row_index, ftype)
                         for i, b in enumerate(sel.unionAll)]
-            names = [c.name for c in branches[0][1]]
-            for i, (_, bcols) in enumerate(branches[1:], start=1):
+            names = [c.name for c in branches[0][2]]
+            for i, (_, _, bcols) in enumerate(branches[1:], start=1):
                 if [c.name for c in bcols] != names:
                     raise SofError(f"{where}.unionAll[{i}]: columns {[c.name for c in bcols]} differ from "
                                    f"unionAll[0] columns {names} (names and order must match)")
             alias = self.alias("u")
-            union = " UNION ALL ".join(f"SELECT * FROM ({sql}) AS {self.alias('b')}" for sql, _ in branches)
-            source += f" CROSS JOIN LATERAL ({union}) AS {alias}"
+            union = " UNION ALL ".join(self.select_sql(bj, bx, bc, "(SELECT 1 AS one) AS " + self.alias("d"))
+                                       for bj, bx, bc in branches)
+            joins += f" CROSS JOIN LATERAL ({union}) AS {alias}"
             exprs += [f"{alias}.{quote_ident(n)}" for n in names]
-            cols += branches[0][1]
-        if not exprs:
-            exprs = ["1 AS one_"]
-        return f"SELECT {', '.join(exprs)} FROM {source}", cols
+            cols += branches[0][2]
+        return joins, exprs, cols
+
+    @staticmethod
+    def select_sql(joins: str, exprs: list[str], cols: list[CompiledColumn], source: str) -> str:
+        items = [f"{e} AS {quote_ident(c.name)}" for e, c in zip(exprs, cols, strict=True)] or ["1 AS one_"]
+        return f"SELECT {', '.join(items)} FROM {source}{joins}"
 
     def repeat(self, paths: list[str], where: str, ctx: Context) -> tuple[str, str, str, str | None]:
         """Recursive traversal of ``paths`` (depth-first, in path order) as a recursive CTE."""
@@ -164,8 +171,7 @@ class _Compiler:
         body = f"SELECT * FROM ({seed_sql}) AS {self.alias('sd')} UNION ALL {step_sql}"
         items = (f"WITH RECURSIVE {rec}(item, pos) AS ({body}) "
                  f"SELECT item, ROW_NUMBER() OVER (ORDER BY pos) - 1 AS idx FROM {rec}")
-        source = f"(SELECT 1 AS one) AS {self.alias('d')} CROSS JOIN LATERAL ({items}) AS {it}"
-        return source, f"{it}.item", f"{it}.idx", ftype
+        return f" CROSS JOIN LATERAL ({items}) AS {it}", f"{it}.item", f"{it}.idx", ftype
 
 
 def compile_view_columns(
@@ -179,7 +185,7 @@ def compile_view_columns(
     model = parse_view(view)
     comp = _Compiler(model, dialect)
     root = "r.resource"
-    body, cols = comp.node(Select(select=model.select), "select", root, "0", model.resource)
+    joins, exprs, cols = comp.node(Select(select=model.select), "select", root, "0", model.resource)
     names = [c.name for c in cols]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -189,9 +195,9 @@ def compile_view_columns(
         conds.append(f"({where_sql})")
     for i, w in enumerate(model.where):
         conds.append(_where_sql(w.path, f"where[{i}]", comp.ctx(root, "0", model.resource)))
-    out = [f"r.{quote_ident(p)}" for p in passthrough] + [f"v.{quote_ident(n)}" for n in names]
-    sql = (f"SELECT {', '.join(out)} FROM {source_table} AS r CROSS JOIN LATERAL ({body}) AS v "
-           f"WHERE {' AND '.join(conds)}")
+    out = [f"r.{quote_ident(p)}" for p in passthrough] + [
+        f"{e} AS {quote_ident(c.name)}" for e, c in zip(exprs, cols, strict=True)]
+    sql = f"SELECT {', '.join(out)} FROM {source_table} AS r{joins} WHERE {' AND '.join(conds)}"
     return sql, cols
 
 

@@ -13,8 +13,13 @@ DialectName = Literal["duckdb", "postgresql"]
 
 
 def quote_string(value: str) -> str:
-    """A SQL string literal (standard quoting; both engines use standard_conforming_strings)."""
-    return "'" + value.replace("'", "''") + "'"
+    """A SQL string literal (standard quoting; both engines use standard_conforming_strings).
+
+    '%' is spelled CHR(37) so the compiled SQL holds no '%' at all: psycopg treats '%' in a
+    statement as a placeholder, and callers run the SQL with ``exec_driver_sql`` unescaped.
+    """
+    parts = ["'" + p.replace("'", "''") + "'" for p in value.split("%")]
+    return "(" + " || CHR(37) || ".join(parts) + ")" if len(parts) > 1 else parts[0]
 
 
 def quote_ident(name: str) -> str:

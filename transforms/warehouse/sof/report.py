@@ -25,6 +25,19 @@ HEADING = "## SQL-on-FHIR v2 conformance"
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_SUITE = REPO.parent / "shared" / "fixtures" / "sql-on-fhir-v2-tests"
 DEFAULT_DOC = REPO / "docs" / "conformance.md"
+SCOPE = """### Scope of the FHIRPath compiler (beyond the suite)
+
+Translated: navigation (arrays flatten), `[n]`, `$this`, `%constants`, `%rowIndex`, literals
+(string, integer, decimal, boolean, `@date`, `{}`), `= != ~ !~ < > <= >=`, `+ - * / div mod &`,
+`and or xor implies`, `where() exists() empty() first() last() count() join() not() hasValue()`,
+`ofType(T)` (on a choice element it becomes `valueT`), `extension(url)`, `getResourceKey()`
+(the resource `id`), `getReferenceKey([Type])` (the id after `Type/` in `reference`),
+`lowBoundary() highBoundary()`, `startsWith endsWith contains upper lower length trim toString`.
+Not translated (UnsupportedFhirPath at compile time): `|`, `in`/`contains` operators, `is`/`as`,
+`%resource`, `$index`, `iif`, `select`, `descendants`, and a bare choice element where the
+schema knows the type (write `value.ofType(Quantity)` or `valueQuantity`). Cardinality and types come from
+the FHIR R4B models (fhir.resources): 0..1 paths compile to plain JSON paths; a non-collection
+column that meets several values fails at run time with ViewRuntimeError."""
 DEFAULT_PG = os.environ.get("RHP_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/postgres")
 
 
@@ -96,8 +109,10 @@ def render(suite: list[SuiteFile], results: dict[str, dict[str, tuple[str, str]]
     lines += ["", "### expectError cases", "",
               f"{outcomes['compile time']} raise at compile time (ViewDefinitionError, FhirPathSyntaxError or "
               f"SofError naming the field); {outcomes['run time']} raise at run time as ViewRuntimeError, "
-              "because they depend on the data's cardinality or type and the compiler has no FHIR schema:"]
+              "because the suite itself accepts 0..* paths in non-collection columns when the data holds "
+              "one value, so \"more than one value\" can only be detected per row:"]
     lines += [f"- `{cid}`" for cid in runtime]
+    lines += ["", SCOPE]
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,16 @@ from transforms.warehouse.sof.dialect import quote_ident
 from transforms.warehouse.sof.errors import ViewRuntimeError
 
 
+def execute_sql(conn: Connection, sql: str, what: str = "compiled view"):
+    """Execute compiled view SQL (or a statement around it) the way it must run on each engine.
+
+    On PostgreSQL this turns JIT off for the transaction (JIT costs seconds on these plans)
+    and doubles any '%' a caller's ``where_sql`` brought in (psycopg placeholders). Use this,
+    not a bare ``exec_driver_sql``, for ``INSERT … SELECT`` / ``CREATE … AS`` over a view.
+    """
+    return _exec(conn, sql, {"name": what})
+
+
 def _exec(conn: Connection, sql: str, view: dict):
     pg = engine_dialect(conn) == "postgresql"
     try:

@@ -65,3 +65,11 @@ def element(type_name: str | None, name: str) -> Element | None:
     if child is None:
         return None
     return Element(is_list="List[" in str(ann), type=child)
+
+
+def choice_types(type_name: str | None, name: str) -> list[str]:
+    """The typed forms of a choice element (``value`` → ['valueQuantity', ...]); [] when not a choice."""
+    fields = _fields(type_name) if type_name else None
+    if not fields or name in fields:
+        return []
+    return sorted(f for f in fields if f.startswith(name) and f[len(name):][:1].isupper())

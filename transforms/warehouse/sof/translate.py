@@ -302,6 +302,10 @@ def navigate(ctx: Context, base: Coll, name: str) -> Coll:
         raise UnsupportedFhirPath(f"cannot navigate to {name!r} from a {base.kind} value")
     d = ctx.dialect
     info = schema.element(base.ftype, name)
+    if info is None and (choices := schema.choice_types(base.ftype, name)):
+        raise UnsupportedFhirPath(
+            f"{base.ftype}.{name} is a choice element: say which type with {name}.ofType(T) "
+            f"or the typed name ({', '.join(choices[:4])}{', ...' if len(choices) > 4 else ''})")
     ftype, multi = (info.type, base.multi or info.is_list) if info else (None, base.multi)
     if info is not None and not info.is_list:
         # Single-valued element: a plain JSON path, no iteration.
@@ -355,7 +359,7 @@ def filter_where(ctx: Context, base: Coll, criterion: object) -> Coll:
 
 _REF = r"([^/]+)/([^/]+)$"  # "Type/id" at the end of a reference (relative or absolute URL)
 _STRING_FUNCS = {"upper": "UPPER({x})", "lower": "LOWER({x})", "length": "LENGTH({x})",
-                 "startsWith": "starts_with({x}, {a})", "endsWith": "({x} LIKE '%' || {a})",
+                 "startsWith": "starts_with({x}, {a})", "endsWith": "(RIGHT({x}, LENGTH({a})) = {a})",
                  "contains": "(STRPOS({x}, {a}) > 0)", "toString": "{x}", "trim": "TRIM({x})"}
 _STRING_KINDS: dict[str, Kind] = {"length": "int", "startsWith": "bool", "endsWith": "bool", "contains": "bool"}
 
@@ -488,7 +492,7 @@ def _binary(node: fp.Binary, ctx: Context) -> Coll:
         if op == "div":
             return singleton(f"CAST(FLOOR({a} / NULLIF({b}, 0)) AS INTEGER)", "int")
         if op == "mod":
-            return singleton(f"({a} % NULLIF({b}, 0))", kind)
+            return singleton(f"MOD({a}, NULLIF({b}, 0))", kind)
         if op == "/":
             return singleton(f"(CAST({a} AS DOUBLE PRECISION) / NULLIF({b}, 0))", "num")
         return singleton(f"({a} {_ARITH[op]} {b})", kind)

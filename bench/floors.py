@@ -1,0 +1,99 @@
+"""Raw floors on the same data each stage handles: what the hardware and libraries allow.
+
+- ingest: pyarrow reading the landed CSV files + plain reads of XLSX/JSON bytes + the ``hl7``
+  package splitting the same HL7 messages;
+- standardise and validate: pyarrow reading and writing the same raw / standard Parquet;
+- fhir: ``fhir.resources`` (R4B) validating the same resources one at a time;
+- load: a bare DuckDB ``CREATE TABLE AS SELECT * FROM read_parquet(...)`` of the same FHIR rows.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+
+def _timed(fn) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    n = fn()
+    return time.perf_counter() - t0, n
+
+
+def ingest_floor(landing: Path) -> tuple[float, int]:
+    def run() -> int:
+        import hl7
+
+        n = 0
+        for p in landing.rglob("*"):
+            if not p.is_file() or p.name.startswith("_"):
+                continue
+            if p.suffix == ".csv":
+                for enc in ("utf8", "gb18030"):
+                    try:
+                        n += pacsv.read_csv(p, read_options=pacsv.ReadOptions(encoding=enc)).num_rows
+                        break
+                    except Exception:
+                        continue
+            elif p.suffix == ".hl7":
+                text = p.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\r").replace("\n", "\r")
+                for chunk in text.split("MSH|")[1:]:
+                    try:
+                        msg = hl7.parse("MSH|" + chunk.split("\rBTS")[0].split("\rFTS")[0].strip("\r"))
+                        n += sum(1 for s in msg if str(s[0]) == "OBX") or 1
+                    except Exception:
+                        pass
+            else:
+                n += len(p.read_bytes()) and 0
+        return n
+
+    return _timed(run)
+
+
+def parquet_roundtrip_floor(root: Path) -> tuple[float, int]:
+    def run() -> int:
+        n = 0
+        out = Path(tempfile.mkdtemp())
+        for i, p in enumerate(root.rglob("*.parquet")):
+            t = pq.read_table(p)
+            pq.write_table(t, out / f"{i}.parquet")
+            n += t.num_rows
+        return n
+
+    return _timed(run)
+
+
+def fhir_floor(ndjson_root: Path, limit: int = 20000) -> tuple[float, int]:
+    """fhir.resources validating resources one at a time (sampled to ``limit``, scaled by the caller)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    def run() -> int:
+        n = 0
+        for p in ndjson_root.rglob("*.ndjson"):
+            for line in p.open(encoding="utf-8"):
+                d = json.loads(line)
+                get_fhir_model_class(d["resourceType"]).model_validate(d)
+                n += 1
+                if n >= limit:
+                    return n
+        return n
+
+    return _timed(run)
+
+
+def load_floor(fhir_parquet_root: Path) -> tuple[float, int]:
+    import duckdb
+
+    def run() -> int:
+        con = duckdb.connect(str(Path(tempfile.mkdtemp()) / "floor.duckdb"))
+        files = [str(p) for p in fhir_parquet_root.rglob("*.parquet")]
+        if not files:
+            return 0
+        con.execute("CREATE TABLE t AS SELECT * FROM read_parquet(?, union_by_name = true)", [files])
+        return con.execute("SELECT COUNT(*) FROM t").fetchall()[0][0]
+
+    return _timed(run)

@@ -1,0 +1,100 @@
+"""Stage benchmark: every stage on one generated day, as rows/s, ratio to its floor, peak RSS.
+
+    python -m bench.run --scale district --day 2026-11-01 [--home /tmp/rhp-bench] [--workers 1]
+                        [--skip-generate] [--url postgresql+psycopg://...]
+
+Each stage runs in its own process over all partitions (bench/stage_runner.py), so its peak
+RSS is its own. Floors (bench/floors.py) read or process the same data with the raw tools.
+The result goes to bench/out/<scale>-<workers>w.json and is printed as a Markdown table to
+paste into docs/benchmarks.md with the machine and date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from bench import floors
+
+STAGES = ("ingest", "standardise", "validate", "fhir", "load")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _rows(root: Path) -> int:
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in root.rglob("*.parquet")) if root.exists() else 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", default="district")
+    ap.add_argument("--day", default="2026-11-01")
+    ap.add_argument("--home", default=None)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--skip-generate", action="store_true")
+    ap.add_argument("--url", default=None, help="warehouse URL (default DuckDB file in the home)")
+    args = ap.parse_args()
+    home = Path(args.home or f"/tmp/rhp-bench-{args.scale}").resolve()
+    env = {**os.environ, "RHP_HOME": str(home), "PYTHONPATH": str(REPO),
+           "RHP_PSEUDONYM_KEY": os.environ.get("RHP_PSEUDONYM_KEY", "bench-key")}
+    if args.url:
+        env["RHP_WAREHOUSE_URL"] = args.url
+    result: dict = {"scale": args.scale, "day": args.day, "workers": args.workers,
+                    "machine": f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}",
+                    "date": date.today().isoformat(), "stages": {}}
+    if not args.skip_generate:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "transforms.synth", "--out", str(home), "--start", args.day, "--days", "1",
+                        "--scale", args.scale, "--seed", "42", "--defect-rate", "0.01"], env=env, check=True)
+        result["generate_seconds"] = round(time.perf_counter() - t0, 1)
+    for stage in STAGES:
+        out = subprocess.run([sys.executable, "-m", "bench.stage_runner", "--stage", stage, "--day", args.day,
+                              "--workers", str(args.workers)], env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            print(out.stderr[-3000:], file=sys.stderr)
+            return 1
+        result["stages"][stage] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(stage, result["stages"][stage], flush=True)
+    lake = home / "lake"
+    rows = {"ingest": _rows(lake / "raw"), "standardise": _rows(lake / "standard"),
+            "validate": _rows(lake / "standard"), "fhir": _rows(lake / "fhir" / "parquet"),
+            "load": _rows(lake / "fhir" / "parquet")}
+    fl = {"ingest": floors.ingest_floor(home / "landing"), "standardise": floors.parquet_roundtrip_floor(lake / "raw"),
+          "validate": floors.parquet_roundtrip_floor(lake / "standard"),
+          "load": floors.load_floor(lake / "fhir" / "parquet")}
+    fsec, fn = floors.fhir_floor(lake / "fhir" / "ndjson")
+    fl["fhir"] = (fsec * (rows["fhir"] / fn) if fn else 0.0, rows["fhir"])  # one-at-a-time, scaled from a sample
+    total = 0.0
+    lines = ["| stage | rows | seconds | rows/s | floor s | ratio to floor | peak RSS MB |", "|---|---|---|---|---|---|---|"]
+    for s in STAGES:
+        st = result["stages"][s]
+        st["rows"], st["floor_seconds"] = rows[s], round(fl[s][0], 2)
+        st["rows_per_s"] = round(rows[s] / st["seconds"]) if st["seconds"] else None
+        st["ratio"] = round(st["seconds"] / fl[s][0], 2) if fl[s][0] else None
+        total += st["seconds"]
+        lines.append(f"| {s} | {rows[s]:,} | {st['seconds']:.1f} | {st['rows_per_s'] or 0:,} | {st['floor_seconds']:.1f} "
+                     f"| {st['ratio']} | {st['peak_rss_mb']:,.0f} |")
+    result["end_to_end_seconds"] = round(total, 1)
+    lines.append(f"| **end to end** | | {total:.1f} | | | | |")
+    out_dir = REPO / "bench" / "out"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / f"{args.scale}-{args.workers}w.json").write_text(json.dumps(result, indent=2))
+    print(f"\n{result['machine']}, {result['date']}, scale={args.scale}, workers={args.workers}, "
+          f"generate {result.get('generate_seconds', '-')} s")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
