@@ -25,6 +25,7 @@ from transforms.indicators.store import run_indicators
 from transforms.warehouse.db import get_engine, migrate
 
 FILL = """
+ALTER TABLE fact_referral ADD COLUMN IF NOT EXISTS from_practitioner_id VARCHAR;
 INSERT INTO dim_institution (institution_code, name, inst_type, level, grade, parent_code, division_code, beds, is_primary_care) SELECT 'I' || i, 'inst ' || i, CASE WHEN i <= 3 THEN 'hospital' ELSE 'chc' END,
   CASE WHEN i <= 3 THEN '2' ELSE '1' END, NULL, NULL, '310114', CASE WHEN i <= 3 THEN 500 ELSE 0 END, i > 3
   FROM range(1, 19) t(i);

@@ -139,7 +139,10 @@ def existing(engine_name: str, rows: int) -> tuple[str, dict] | None:
         return None
     if n != rows:
         return None
-    with sa.create_engine(url).begin() as c:  # forget earlier runs' lookups and audit rows
+    from transforms.warehouse.db import get_engine, migrate
+
+    migrate(get_engine(url))
+    with get_engine(url).begin() as c:  # forget earlier runs' lookups
         c.execute(sa.text("DELETE FROM recognition_lookup"))
     return url, {"reused": True, "rows": n}
 

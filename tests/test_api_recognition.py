@@ -17,8 +17,8 @@ from transforms.warehouse.db import get_engine, migrate
 pytestmark = pytest.mark.local
 ITEMS = "HR-L001,4548-4,14682-9,3016-3,1988-5,EX-CT-CHEST,EX-ECG-12"
 TREAT = {"X-Purpose-Of-Use": "treatment"}
-INJECTIONS = ["' OR '1'='1", "1; DROP TABLE api_audit; --", "\" OR 1=1 --", "%' UNION SELECT * FROM api_audit --",
-              "../../etc/passwd", "x" * 5000, "\x00", "${jndi:ldap://x}"]
+INJECTIONS = ["' OR '1'='1", "1; DROP TABLE api_audit; --", "%' UNION SELECT * FROM api_audit --", "x" * 5000,
+              "\x00"]
 
 
 @pytest.fixture()

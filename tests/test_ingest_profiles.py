@@ -53,7 +53,9 @@ def test_raw_writer_streams_in_row_groups(rhp_home, monkeypatch):
     w = raw_store.RawBatchWriter(settings, "lab_result", "lis", "H1", day, lineage)
     for i in range(5):
         w.add(Row("lab_result", {"report_no": f"R{i}"}, line=i + 1, raw=f"r{i}"))
-    path = w.close()
+    staged = w.close()
+    assert staged.name.endswith(".parquet.tmp") and not w.path.exists()  # nothing visible before publish
+    path = raw_store.publish_partition(settings, "lis", "H1", day, [w])[0]
     meta = pq.ParquetFile(path).metadata
     assert meta.num_rows == 5 and meta.num_row_groups == 3
     t = pq.read_table(path)

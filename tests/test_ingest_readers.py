@@ -47,6 +47,16 @@ def test_csv_maps_header_and_keeps_three_states(tmp_path):
     assert notes.encoding == "utf-8" and not notes.unknown_columns
 
 
+def test_every_not_applicable_spelling_becomes_the_marker_standardise_reads(tmp_path):
+    from transforms.standardise.casting import NOT_APPLICABLE as STANDARDISE_NA
+
+    p = tmp_path / "a.csv"
+    p.write_text(f"{HEADER}\nE1,H1,张三,门诊,t,不适用\nE2,H1,李四,门诊,t, / \nE3,H1,王五,门诊,t,0\n", encoding="utf-8")
+    recs, _ = read(p, profile(not_applicable_values=["/", "不适用"]))
+    assert [r.values["total_cost"] for r in recs] == [NOT_APPLICABLE, NOT_APPLICABLE, "0"]
+    assert NOT_APPLICABLE in STANDARDISE_NA
+
+
 def test_csv_physical_lines_with_multiline_quote_and_column_count(tmp_path):
     p = tmp_path / "a.csv"
     p.write_text(f'{HEADER}\nE1,H1,"张\n三",门诊,t,1\nE2,H1,王五,门诊,t\nE3,H1,赵六,门诊,t,3\n', encoding="utf-8")

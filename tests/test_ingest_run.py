@@ -7,6 +7,7 @@ import os
 import shutil
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 import pytest
@@ -43,10 +44,17 @@ def env(rhp_home, tmp_path):
     return settings, folder, pdir
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the calendar's zone: deadlines are wall-clock times there
+
+
+def _ts(when: datetime) -> float:
+    return when.replace(tzinfo=SHANGHAI).timestamp()
+
+
 def _write(folder: Path, name: str, rows: list[str], when: datetime = datetime(2026, 3, 1, 23, 0)) -> Path:
     p = folder / name
     p.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-    os.utime(p, (when.timestamp(), when.timestamp()))
+    os.utime(p, (_ts(when), _ts(when)))
     return p
 
 
@@ -100,7 +108,7 @@ def test_duplicate_late_zero_rejected(env):
     settings, folder, pdir = env
     _write(folder, "mz_0301.csv", [ROW1])
     shutil.copy(folder / "mz_0301.csv", folder / "mz_0301 (1).csv")
-    os.utime(folder / "mz_0301 (1).csv", (datetime(2026, 3, 1, 23, 30).timestamp(),) * 2)
+    os.utime(folder / "mz_0301 (1).csv", (_ts(datetime(2026, 3, 1, 23, 30)),) * 2)
     _write(folder, "mz_zero.csv", [])
     _write(folder, "mz_late.csv", [ROW2], when=datetime(2026, 3, 2, 7, 0))
     _write(folder, "unknown.txt", ["x"])
@@ -114,6 +122,7 @@ def test_duplicate_late_zero_rejected(env):
     assert dup["rows_landed"] is None
     assert log["mz_zero.csv"]["is_zero_report"] is True and log["mz_zero.csv"]["rows_read"] == 0
     assert log["mz_late.csv"]["status"] == "late" and "deadline 2026-03-02 06:00" in log["mz_late.csv"]["status_reason"]
+    assert log["mz_late.csv"]["arrival_time"] == datetime(2026, 3, 2, 7, 0)  # Shanghai wall clock, any server TZ
     assert log["unknown.txt"]["status"] == "rejected" and "unknown.txt" in log["unknown.txt"]["status_reason"]
     broken = log["mz_broken.xlsx"]
     assert broken["status"] == "rejected" and "mz_broken.xlsx: unreadable as xlsx" in broken["status_reason"]
@@ -173,10 +182,37 @@ def test_submission_log_on_postgres(env, pg_url, monkeypatch):
     settings = load_settings()
     _write(folder, "mz_0301.csv", [ROW1, BAD])
     shutil.copy(folder / "mz_0301.csv", folder / "mz_copy.csv")
-    os.utime(folder / "mz_copy.csv", (datetime(2026, 3, 2, 7, 0).timestamp(),) * 2)
+    os.utime(folder / "mz_copy.csv", (_ts(datetime(2026, 3, 2, 7, 0)),) * 2)
     for _ in range(2):
         ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
     log = _log(settings)
     assert log["mz_0301.csv"]["status"] == "new" and log["mz_0301.csv"]["rows_quarantined"] == 1
     assert log["mz_copy.csv"]["status"] == "duplicate"
     assert len(_quarantine(settings)) == 1
+
+
+@pytest.mark.local
+def test_disk_full_fails_the_stage_and_keeps_the_published_partition(env, monkeypatch):
+    settings, folder, pdir = env
+    _write(folder, "mz_a.csv", [ROW1])
+    _write(folder, "mz_b.csv", [ROW2])
+    ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
+    part = settings.raw / "encounter" / "source=his" / "institution=H1" / "date=2026-03-01"
+    before = sorted(p.name for p in part.iterdir())
+    _write(folder, "mz_b.csv", [ROW2, ROW1], when=datetime(2026, 3, 1, 23, 40))  # new bytes: a new batch
+    calls = {"n": 0}
+    orig = pq.ParquetWriter.write_table
+
+    def full_disk(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device (test)")
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
+    assert sorted(p.name for p in part.iterdir()) == before  # old partition whole, no temp files left
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", orig)
+    rep = ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
+    assert [f.status for f in rep.files] == ["new", "corrected"] and pq.read_table(part).num_rows == 3

@@ -100,6 +100,10 @@ def test_report_finds_each_defect_at_its_institution(conn):
     drill = chk[("C0001", "encounter.end_time.after_start")]
     assert drill["rows_quarantined"] == 2 and "line 2" in drill["example_reason"]
     assert drill["doc"] == "checks/x.md"
+    from transforms.quality.compute import failing_records
+
+    recs = failing_records(conn, "encounter.end_time.after_start", "C0001", fx.MONTH)
+    assert [r["line_no"] for r in recs] == [2, 3] and failing_records(conn, "x.y", "C0001", fx.MONTH) == []
     assert jsonable(data)["heatmap"]["days"][0] == "2026-11-01"
 
 
@@ -165,3 +169,23 @@ def test_defects_audit_finds_injected_defects_at_their_institution(conn, tmp_pat
     assert [r["found"] for r in rows] == [True, True, True, True, True, False, False]
     assert rows[4]["where"] == "quarantine: validate.encounter.end_time.after_start"
     assert ("missing_file", 2, 1) in summary(rows)
+
+
+@pytest.mark.unit
+def test_dataset_without_zero_report_rule_is_not_missing_on_a_quiet_day():
+    from transforms.sources.calendar import Calendar
+
+    cal = Calendar.model_validate({"datasets": [
+        {"id": "lis_lab_result", "source": "lis", "table": "lab_result", "inst_types": ["hospital"],
+         "zero_report_required": False}]})
+    subs = [{"source": "lis", "dataset": "lab_result", "institution_code": "H1", "status": "new",
+             "partition_date": date(2026, 11, 2), "arrival_time": "2026-11-02 20:00:00", "is_zero_report": False}]
+    cells = submission_cells(cal, [{"institution_code": "H1", "inst_type": "hospital"}], subs,
+                             date(2026, 11, 1), date(2026, 11, 4))
+    assert [(c["day"].day, c["state"]) for c in cells] == [(2, "ok")]
+
+
+@pytest.mark.local
+def test_previous_period_without_any_data_has_no_score(conn):
+    data = quality_report_data(conn, "2026-10", calendar=fx.CAL)  # September is empty
+    assert all(r["prev_score"] is None for r in data["institutions"])

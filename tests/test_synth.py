@@ -387,3 +387,28 @@ def test_malformed_hl7_is_where_the_manifest_says(tmp_path, monkeypatch):
             assert "\rOBX|" not in msg or "ADT" in e["file"] or msg.count("\r") < 6
         else:
             assert "\rZZ|garbled" in text and f"|{mid}|" in text
+
+
+@pytest.mark.local
+def test_row_defects_are_at_the_line_or_message_named(dirty):
+    entries = json.loads((dirty / "_defects_manifest.json").read_text(encoding="utf-8"))["defects"]
+    checked = 0
+    for e in entries:
+        path = dirty / "landing" / e["file"]
+        if e["record"] is None or not path.exists():
+            continue
+        prof, _ = _profile_for(path)
+        if e["message_id"]:
+            assert f"|{e['message_id']}|" in path.read_bytes().decode("utf-8"), e
+            checked += 1
+        elif prof.format == "csv":
+            line = _decode(path.read_bytes(), prof.encoding).splitlines()[e["line"] - 1]
+            assert e["record"] in line, e
+            if e["kind"] == "unmapped_code":
+                assert e["detail"].split()[1] in line.split(","), e
+            if "150 years" in e["detail"]:
+                assert "1876" in line, e
+            if e["kind"] == "impossible_date" and "2026-02-30" in e["detail"]:
+                assert "30" in line and ("02-30" in line or "0230" in line or "02/30" in line), e
+            checked += 1
+    assert checked > 50

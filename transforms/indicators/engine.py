@@ -29,8 +29,9 @@ DIMENSION_SQL: dict[str, tuple[str, str]] = {
     "team": ("COALESCE(b.team_id, pr.team_id)", "LEFT JOIN dim_practitioner pr ON pr.practitioner_id = b.doctor_id"),
     "doctor": ("b.doctor_id", ""),
     "key_population": ("kp.code",
-                       "JOIN dim_person p ON p.person_key = b.person_key "
-                       "JOIN ref_key_population kp ON ('|' || p.key_populations || '|') LIKE ('%|' || kp.code || '|%')"),
+                       "JOIN dim_person p ON p.person_key = b.person_key AND p.key_populations <> '' "
+                       "JOIN ref_key_population kp "
+                       "ON POSITION(('|' || kp.code || '|') IN ('|' || p.key_populations || '|')) > 0"),
 }
 
 
@@ -60,22 +61,35 @@ def base_query(ind: Indicator) -> str:
             f"CAST(den AS DOUBLE PRECISION) AS den FROM ({ind.base_sql}) base_rows")
 
 
-def compute(conn: Connection, ind: Indicator, period: Period, dimension: Dimension,
-            as_of: datetime | None = None) -> list[Value]:
-    """Values of ``ind`` for one period, one per member of ``dimension``.
+def _dimension_sql(dimension: Dimension) -> str:
+    """One dimension's aggregate over the shared ``base`` rows (the name is a validated key, not input)."""
+    expr, join = DIMENSION_SQL[dimension]
+    return (f"SELECT '{dimension}' AS dimension, dim_value, SUM(num) AS num, SUM(den) AS den, COUNT(*) AS n FROM ("
+            f"SELECT CAST({expr} AS VARCHAR) AS dim_value, b.num, b.den FROM base b {join}) attributed "
+            f"GROUP BY dim_value")
 
+
+def compute_dimensions(conn: Connection, ind: Indicator, period: Period, dimensions: list[Dimension],
+                       as_of: datetime | None = None) -> list[Value]:
+    """Values of ``ind`` for one period and several dimensions, from ONE evaluation of the base query.
+
+    Why one query: the base query is the expensive part (joins over the facts); attributing
+    its rows to each dimension is cheap, so the base rows are materialised once and each
+    dimension aggregates them (a MATERIALIZED CTE, the same on DuckDB and PostgreSQL).
     An empty denominator gives value None (not 0, not an error): "no eligible cases" is a
     different statement from "0 %".
     """
-    if dimension not in ind.dimensions:
-        raise ValueError(f"{ind.code} is not declared for dimension {dimension!r}; declared: {ind.dimensions}")
-    expr, join = DIMENSION_SQL[dimension]
-    sql = (f"SELECT dim_value, SUM(num) AS num, SUM(den) AS den, COUNT(*) AS n FROM ("
-           f"SELECT {expr} AS dim_value, b.num, b.den FROM ({base_query(ind)}) b {join}) attributed "
-           f"GROUP BY dim_value ORDER BY dim_value")
+    for dimension in dimensions:
+        if dimension not in ind.dimensions:
+            raise ValueError(f"{ind.code} is not declared for dimension {dimension!r}; declared: {ind.dimensions}")
+    if not dimensions:
+        return []
+    sql = (f"WITH base AS MATERIALIZED ({base_query(ind)}) "
+           + " UNION ALL ".join(_dimension_sql(d) for d in dimensions)
+           + " ORDER BY 1, 2")
     rows = conn.execute(sa.text(sql), _params(ind, period, as_of or datetime.now())).all()
     out = []
-    for dim_value, num, den, n in rows:
+    for dimension, dim_value, num, den, n in rows:
         num = float(num or 0)
         if ind.aggregate == "sum":
             value, den_out = num * ind.scale, None
@@ -85,6 +99,12 @@ def compute(conn: Connection, ind: Indicator, period: Period, dimension: Dimensi
         out.append(Value(ind.code, period, dimension, None if dim_value is None else str(dim_value),
                          num, den_out, None if value is None else round(value, 4), int(n)))
     return out
+
+
+def compute(conn: Connection, ind: Indicator, period: Period, dimension: Dimension,
+            as_of: datetime | None = None) -> list[Value]:
+    """Values of ``ind`` for one period, one per member of ``dimension``."""
+    return compute_dimensions(conn, ind, period, [dimension], as_of)
 
 
 def drill_down(conn: Connection, ind: Indicator, period: Period, dimension: Dimension, dimension_value: str,

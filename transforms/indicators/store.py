@@ -15,7 +15,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from transforms.indicators.engine import Value, compute, period_is_partial
+from transforms.indicators.engine import Value, compute_dimensions, period_is_partial
 from transforms.indicators.model import Indicator, PeriodType
 from transforms.indicators.periods import Period, period_containing
 
@@ -45,14 +45,29 @@ def run_indicators(
         for period in periods:
             if period.type not in ind.periods:
                 continue
-            for dim in ind.dimensions:
-                for v in compute(conn, ind, period, dim, as_of=as_of):
-                    rows.append(_row(run_id, ind, v, as_of.date()))
-    if rows:
-        cols = list(rows[0])
-        conn.execute(sa.text(f"INSERT INTO indicator_value ({', '.join(cols)}) VALUES "
-                             f"({', '.join(':' + c for c in cols)})"), rows)
+            for v in compute_dimensions(conn, ind, period, ind.dimensions, as_of=as_of):
+                rows.append(_row(run_id, ind, v, as_of.date()))
+    _insert_values(conn, rows)
     return run_id
+
+
+def _insert_values(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Store a run's values in one statement.
+
+    Why two paths: PostgreSQL's driver pipelines an executemany; DuckDB's does one round trip
+    per row and SQLAlchemy's multi-VALUES compile is slower still (2 s for 2 000 values), so on
+    DuckDB the rows go in as ONE bound parameter, a list of structs that DuckDB unnests.
+    """
+    if not rows:
+        return
+    cols = list(rows[0])
+    if conn.dialect.name == "duckdb":
+        conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            f"INSERT INTO indicator_value ({', '.join(cols)}) SELECT {', '.join('r.' + c for c in cols)} "
+            f"FROM (SELECT UNNEST($1) AS r)", [rows])
+        return
+    conn.execute(sa.text(f"INSERT INTO indicator_value ({', '.join(cols)}) VALUES "
+                         f"({', '.join(':' + c for c in cols)})"), rows)
 
 
 def _row(run_id: str, ind: Indicator, v: Value, as_of: date) -> dict[str, Any]:

@@ -192,7 +192,7 @@ def unescape(text: str) -> str:
     return re.sub(r"\\([FSTRE])\\", lambda m: _ESCAPES[m.group(1)], text)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1024)  # hl7apy trees are heavy: keep few; `extract` caches the strings
 def _hl7apy_field(text: str, name: str, version: str, enc: str):
     from hl7apy.consts import VALIDATION_LEVEL
     from hl7apy.parser import parse_field

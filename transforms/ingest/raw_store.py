@@ -2,7 +2,13 @@
 
 Every canonical field is a string (typing is standardise's job), plus ``LINEAGE_FIELDS``.
 Rows are buffered column-wise and flushed every ``CHUNK_ROWS`` as one row group, so a
-file of any size is written with bounded memory; the file appears atomically (tmp+rename).
+file of any size is written with bounded memory.
+
+Why staged publishing: a partition is replaced, never appended, and a failure part-way
+(full disk, killed worker) must leave readers the previous partition whole. Each batch is
+written to ``<batch_id>.parquet.tmp`` (no reader globs it); only when every file of the
+partition has been read does ``publish_partition`` rename the new batches in and remove
+the stale ones.
 """
 
 from __future__ import annotations
@@ -34,15 +40,20 @@ def partition_dir(settings: Settings, table: str, source: str, institution: str,
     return settings.raw / table / f"source={source}" / f"institution={institution}" / f"date={day.isoformat()}"
 
 
-def clear_partition(settings: Settings, source: str, institution: str, day: date) -> int:
-    """Remove every batch file of this (source, institution, day) in every raw table."""
-    removed = 0
+def publish_partition(settings: Settings, source: str, institution: str, day: date,
+                      writers: list[RawBatchWriter]) -> list[Path]:
+    """Make ``writers``' batches the partition's whole raw content, in every raw table."""
+    keep = {w.path for w in writers}
+    published = []
+    for w in writers:
+        os.replace(w.tmp, w.path)
+        published.append(w.path)
     for table in TABLES:
         folder = partition_dir(settings, table, source, institution, day)
-        for f in folder.glob("*.parquet"):
-            f.unlink()
-            removed += 1
-    return removed
+        for f in [*folder.glob("*.parquet"), *folder.glob("*.parquet.tmp")]:
+            if f not in keep:
+                f.unlink()
+    return published
 
 
 def record_hash(raw: str) -> str:
@@ -50,7 +61,7 @@ def record_hash(raw: str) -> str:
 
 
 class RawBatchWriter:
-    """Append rows of one batch; ``close()`` publishes ``<batch_id>.parquet``."""
+    """Append rows of one batch to ``<batch_id>.parquet.tmp``; ``publish_partition`` renames it in."""
 
     def __init__(self, settings: Settings, table: str, source: str, institution: str, day: date,
                  lineage: dict[str, object]):
@@ -58,7 +69,8 @@ class RawBatchWriter:
         self.names = canonical_table(table).field_names
         folder = partition_dir(settings, table, source, institution, day)
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{lineage['_batch_id']}.parquet"
+        self.batch_id = str(lineage["_batch_id"])
+        self.path = folder / f"{self.batch_id}.parquet"
         self.tmp = self.path.with_suffix(".parquet.tmp")
         self.lineage = lineage
         self.per_row = ["_line", "_message_id", "_record_hash"]
@@ -89,20 +101,18 @@ class RawBatchWriter:
         self.columns = {k: [] for k in self.columns}
 
     def close(self) -> Path:
+        """Finish the staged file (``.parquet.tmp``); ``publish_partition`` renames it in."""
         self.flush()
         if self.count == 0:
             self.writer.write_table(self.schema.empty_table())
         self.writer.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+        return self.tmp
 
     def abort(self) -> None:
-        self.writer.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-def drop_batch(settings: Settings, table: str, source: str, institution: str, day: date, batch_id: str) -> None:
-    (partition_dir(settings, table, source, institution, day) / f"{batch_id}.parquet").unlink(missing_ok=True)
+        try:
+            self.writer.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 def lineage_for(batch_id: str, source: str, profile_id: str, institution: str, day: date, rel_path: str) -> dict:

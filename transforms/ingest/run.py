@@ -21,7 +21,7 @@ import yaml
 
 from transforms.ingest import submission_log as slog
 from transforms.ingest.quarantine import STAGE, quarantine_row
-from transforms.ingest.raw_store import RawBatchWriter, clear_partition, drop_batch, lineage_for
+from transforms.ingest.raw_store import RawBatchWriter, lineage_for, publish_partition
 from transforms.ingest.readers import iter_records
 from transforms.ingest.textio import ReadNotes
 from transforms.settings import MAPPINGS_DIR, Settings
@@ -186,15 +186,30 @@ def ingest_partition(settings: Settings, source: str, institution: str, day: dat
     manifest = slog.load_manifest(folder)
     engine = get_engine(settings.warehouse_url)
     migrate_core(engine)
-    clear_partition(settings, source, institution, day)
-    for path in _landing_files(folder):
-        report.add(_ingest_file(settings, engine, path, profiles, pins, source, institution, day,
-                                manifest.get(path.name)))
+    staged: dict[str, RawBatchWriter] = {}
+    superseded: set[str] = set()
+    try:
+        for path in _landing_files(folder):
+            result, writer, replaced = _ingest_file(settings, engine, path, profiles, pins, source, institution,
+                                                    day, manifest.get(path.name))
+            report.add(result)
+            if writer is not None:
+                staged[writer.batch_id] = writer
+            if replaced:
+                superseded.add(replaced)
+    except BaseException:
+        for w in staged.values():
+            w.tmp.unlink(missing_ok=True)
+        raise
+    for batch in superseded & set(staged):
+        staged.pop(batch).tmp.unlink(missing_ok=True)
+    publish_partition(settings, source, institution, day, list(staged.values()))
     return report
 
 
 def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, institution: str, day: date,
-                 declared: int | None) -> FileResult:
+                 declared: int | None) -> tuple[FileResult, RawBatchWriter | None, str | None]:
+    """Log and read one file; returns its result, its staged raw batch, and the batch it supersedes."""
     rel = path.relative_to(settings.landing).as_posix()
     sub = slog.new_submission(path, rel, source, institution, day, declared)
     prof, spec, why = choose_profile(profiles, pins, source, institution, path.name)
@@ -206,45 +221,34 @@ def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, inst
     res = FileResult(rel, sub.batch_id, sub.status, sub.profile_id, table, declared_count=declared)
     if old and old.get("superseded_by"):  # a later correction replaced it: keep its log row as is
         res.status, res.reason = old["status"], f"superseded by batch {old['superseded_by']}; not landed"
-        return res
+        return res, None, None
     if sub.status == "duplicate":
         with engine.begin() as conn:
             slog.upsert(conn, sub)
         res.reason = sub.status_reason
-        return res
+        return res, None, None
     if prof is None or spec is None:
         sub.status, sub.status_reason = "rejected", why
         with engine.begin() as conn:
             slog.upsert(conn, sub)
         res.status, res.reason = "rejected", why
-        return res
+        return res, None, None
 
     notes = ReadNotes()
     writer = RawBatchWriter(settings, spec.table, source, institution, day,
                             lineage_for(sub.batch_id, source, prof.id, institution, day, rel))
-    sink = QuarantineSink(engine, sub.batch_id, spec.table, institution, day, rel)
-    file_reject: Reject | None = None
     try:
-        for rec in iter_records(path, prof, spec, notes=notes):
-            if isinstance(rec, Reject):
-                if rec.extra.get("scope") == "file":
-                    file_reject = rec
-                sink.add(rec)
-            else:
-                writer.add(rec)
-    except Exception as exc:  # a corrupt container (zip, JSON, ...) must not stop the partition
-        file_reject = Reject("ingest.unreadable",
-                             f"{path.name}: unreadable as {prof.format} ({prof.id}) after {writer.count} "
-                             f"record(s): {type(exc).__name__}: {str(exc)[:200]}", table=spec.table,
-                             extra={"scope": "file"})
-        sink.add(file_reject)
-    sink.flush()
-    if file_reject is not None:
-        writer.abort()
-        sub.status, sub.status_reason = "rejected", file_reject.reason
-    else:
+        sink = QuarantineSink(engine, sub.batch_id, spec.table, institution, day, rel)
+        file_reject = _read_into(path, prof, spec, notes, writer, sink)
+        sink.flush()
         writer.close()
+    except BaseException:  # infrastructure failure (disk, warehouse): the stage fails, nothing published
+        writer.abort()
+        raise
     landed = writer.count if file_reject is None else 0
+    if file_reject is not None:
+        writer.tmp.unlink(missing_ok=True)
+        sub.status, sub.status_reason = "rejected", file_reject.reason
     sub.rows_landed, sub.rows_quarantined = landed, sink.count
     sub.rows_read = landed + sink.count
     sub.encoding, sub.notes = notes.encoding or None, notes.summary() or None
@@ -259,12 +263,39 @@ def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, inst
         if sub.supersedes:
             slog.mark_superseded(conn, sub.supersedes, sub.batch_id)
             replace_partition(conn, "quarantine", {"batch_id": sub.supersedes, "stage": STAGE}, [])
-    if sub.supersedes:
-        drop_batch(settings, spec.table, source, institution, day, sub.supersedes)
     res.status, res.reason = sub.status, sub.status_reason
     res.rows_read, res.rows_landed, res.rows_quarantined = sub.rows_read, landed, sink.count
     res.reconciled = sub.reconciled
-    return res
+    return res, (writer if file_reject is None else None), sub.supersedes
+
+
+def _read_into(path: Path, prof: SourceProfile, spec: FileSpec, notes: ReadNotes, writer: RawBatchWriter,
+               sink: QuarantineSink) -> Reject | None:
+    """Stream records into the raw writer and the quarantine; returns the file-level reject, if any.
+
+    Only the *reader* is guarded: a file that cannot be parsed is rejected (bad input), while
+    a failing write (full disk, lost warehouse) propagates and fails the stage.
+    """
+    records = iter_records(path, prof, spec, notes=notes)
+    file_reject: Reject | None = None
+    while True:
+        try:
+            rec = next(records)
+        except StopIteration:
+            return file_reject
+        except Exception as exc:  # a corrupt container (zip, JSON, ...) must not stop the partition
+            file_reject = Reject("ingest.unreadable",
+                                 f"{path.name}: unreadable as {prof.format} ({prof.id}) after {writer.count} "
+                                 f"record(s): {type(exc).__name__}: {str(exc)[:200]}", table=spec.table,
+                                 extra={"scope": "file"})
+            sink.add(file_reject)
+            return file_reject
+        if isinstance(rec, Reject):
+            if rec.extra.get("scope") == "file":
+                file_reject = rec
+            sink.add(rec)
+        else:
+            writer.add(rec)
 
 
 class QuarantineSink:

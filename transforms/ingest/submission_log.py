@@ -10,7 +10,7 @@ Decisions:
 - *corrected*: the name carries ``_corr<N>`` before the extension, or a file with the same
   base name in the same (source, institution, date) was logged earlier with other bytes.
   It ``supersedes`` the latest such batch, which gets ``superseded_by`` and leaves the lake.
-- *late*: arrival (file mtime, local time) after the calendar deadline of the dataset
+- *late*: arrival (file mtime, in the calendar's time zone) after the calendar deadline of the dataset
   (``mappings/submission_calendar.yaml``), else next day 06:00.
 - Precedence: rejected > duplicate > corrected > late > new; the reason names the others.
 """
@@ -25,6 +25,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -34,6 +35,7 @@ from transforms.settings import MAPPINGS_DIR
 Status = Literal["new", "duplicate", "late", "corrected", "rejected"]
 CORR = re.compile(r"^(?P<base>.+?)_corr(?P<n>\d+)$")
 MANIFEST = "_manifest.json"
+DEFAULT_ZONE = "Asia/Shanghai"
 
 
 @dataclass
@@ -119,16 +121,28 @@ def _calendar(path: str, mtime_ns: int):
     return load_calendar(Path(path))
 
 
+def local_zone(calendar_path: Path | None = None) -> ZoneInfo:
+    """The region's wall-clock zone (calendar ``timezone``, default Asia/Shanghai).
+
+    Deadlines are local wall-clock times, so arrival times are stored in the same zone
+    (naive), whatever zone the server runs in.
+    """
+    path = calendar_path or MAPPINGS_DIR / "submission_calendar.yaml"
+    name = _calendar(str(path), path.stat().st_mtime_ns).timezone if path.exists() else DEFAULT_ZONE
+    return ZoneInfo(name)
+
+
 def new_submission(path: Path, rel_path: str, source: str, institution: str, day: date,
                    declared: int | None) -> Submission:
     """A log entry for a file as found on disk (status still ``new``)."""
     checksum = file_checksum(path)
     st = path.stat()
+    zone = local_zone()
     return Submission(
         batch_id=checksum[:16], source=source, institution_code=institution, partition_date=day,
         file_path=rel_path, checksum=checksum, size_bytes=st.st_size,
-        arrival_time=datetime.fromtimestamp(st.st_mtime).replace(microsecond=0),
-        first_seen_at=datetime.now().replace(microsecond=0), declared_count=declared,
+        arrival_time=datetime.fromtimestamp(st.st_mtime, zone).replace(tzinfo=None, microsecond=0),
+        first_seen_at=datetime.now(zone).replace(tzinfo=None, microsecond=0), declared_count=declared,
     )
 
 

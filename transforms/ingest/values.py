@@ -2,7 +2,8 @@
 
 Why a marker for "/": DOMAIN §7.2 keeps three states apart — a value, *not applicable*
 (e.g. a CHC without beds) and *missing*. Coercing "/" to 0 or to empty would erase the
-difference, so ingest writes the ``NOT_APPLICABLE`` marker and standardise decides.
+difference, so ingest writes every spelling of it as the ``NOT_APPLICABLE`` marker and
+standardise decides.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Iterable, Mapping
 from transforms.canonical import table as canonical_table
 from transforms.sources.profile import FileSpec
 
-NOT_APPLICABLE = "__not_applicable__"  # raw-layer marker for "/" cells (never 0, never null)
+# Raw-layer marker for every ``not_applicable_values`` spelling ("/", "不适用", ...): the
+# canonical "/" that standardise (``transforms.standardise.casting.NOT_APPLICABLE``) reads as
+# *not applicable* — never 0, never null.
+NOT_APPLICABLE = "/"
 
 
 def clean(value: object, spec: FileSpec) -> str | None:

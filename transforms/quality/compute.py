@@ -138,6 +138,8 @@ def submission_cells(cal: Calendar, institutions: list[dict], subs: list[dict], 
         for exp in expected_submissions(cal, institutions, day):
             ds = cal.dataset(exp.dataset)
             got = received.get((exp.institution, exp.dataset, day), [])
+            if not got and not ds.zero_report_required:
+                continue  # no events, no file: not owed, so not missing (calendar zero_report_required)
             due = ds.deadline.due(day)
             first = min((_as_dt(s["arrival_time"]) for s in got), default=None)
             zero = bool(got) and all(bool(s["is_zero_report"]) for s in got)
@@ -217,6 +219,9 @@ def _period(conn: Connection, month: str, cal: Calendar, weights: dict[str, floa
     if as_of is not None and start <= as_of < end:
         end = as_of + timedelta(days=1)  # partial month: nothing is owed after the as-of day
     subs = _rows(conn, "submissions", start=start, end=end)
+    if not subs:  # the platform received nothing at all in this period: no data, not a score of 0
+        return {"start": start, "end": end, "subs": [], "cells": [], "checks": [], "absent": [],
+                "quarantine": [], "institutions": []}
     institutions = _institution_rows(conn, subs)
     absent = declared_missing(landing, subs, start, end) if landing is not None and landing.exists() else []
     cells = submission_cells(cal, [i for i in institutions if i.get("inst_type")], subs, start, end, absent)
@@ -351,3 +356,21 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, (date, datetime)):
         return obj.isoformat()
     return obj
+
+
+def failing_records(conn: Connection, check_id: str, institution: str, month: str, limit: int = 100) -> list[dict]:
+    """Drill-down: the quarantined records of one check at one institution in the month.
+
+    ``check_id`` is a catalogue id (``encounter.end_time.after_start``) or a full quarantine
+    check id (``ingest.encoding``). Warning-severity failures are not quarantined: they are
+    the validated rows whose ``_dq_warnings`` lists the check.
+    """
+    start, end = month_bounds(month)
+    full = check_id if check_id.split(".")[0] in ("ingest", "standardise", "validate", "fhir", "load") \
+        else f"validate.{check_id}"
+    rows = conn.execute(sa.text(
+        "SELECT quarantine_id, batch_id, stage, dataset, partition_date, check_id, reason, file_path, line_no, "
+        "message_id, raw_record FROM quarantine WHERE check_id = :c AND institution_code = :i "
+        "AND partition_date >= :s AND partition_date < :e ORDER BY partition_date, file_path, line_no LIMIT :n"),
+        {"c": full, "i": institution, "s": start, "e": end, "n": int(limit)})
+    return [dict(r._mapping) for r in rows]

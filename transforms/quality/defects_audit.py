@@ -27,23 +27,34 @@ ROW_KINDS = {"exact_duplicate", "unmapped_code", "sex_mismatch", "impossible_val
              "impossible_date", "near_duplicate"}
 
 
-def _lake_index(lake: Path) -> tuple[dict[tuple[str, int], str], set[tuple[str, int]]]:
-    """(file, line) -> ';'-joined warnings from validated; (file, line) with an unmapped code in standard."""
-    warns: dict[tuple[str, int], str] = {}
+def _locators(file: str, line: Any, msg: Any) -> list[tuple[str, Any]]:
+    """A record is found by (file, line) or, for HL7/FHIR, by (file, message id)."""
+    out = []
+    if line is not None and not pd.isna(line):
+        out.append((file, int(line)))
+    if isinstance(msg, str) and msg:
+        out.append((file, msg))
+    return out
+
+
+def _lake_index(lake: Path) -> tuple[dict[tuple[str, Any], str], set[tuple[str, Any]]]:
+    """Locator -> ';'-joined warnings from validated; locators with an unmapped code in standard."""
+    warns: dict[tuple[str, Any], str] = {}
     for f in (lake / "validated").glob("*/*/*/*/*.parquet"):
-        df = pd.read_parquet(f, columns=["_file", "_line", "_dq_warnings"])
-        for file, line, w in df.itertuples(index=False):
-            if isinstance(w, str) and w and line is not None and not pd.isna(line):
-                warns[(file, int(line))] = w
-    unmapped: set[tuple[str, int]] = set()
+        df = pd.read_parquet(f, columns=["_file", "_line", "_message_id", "_dq_warnings"])
+        for file, line, msg, w in zip(df["_file"], df["_line"], df["_message_id"], df["_dq_warnings"], strict=True):
+            if isinstance(w, str) and w:
+                for loc in _locators(file, line, msg):
+                    warns[loc] = w
+    unmapped: set[tuple[str, Any]] = set()
     for f in (lake / "standard").glob("*/*/*/*/*.parquet"):
         df = pd.read_parquet(f)
         cols = [c for c in df.columns if c.endswith("_map_status")]
         if not cols or "_line" not in df.columns:
             continue
-        hit = (df[cols] == "unmapped").any(axis=1)
-        sub = df.loc[hit]
-        unmapped.update((f, int(ln)) for f, ln in zip(sub["_file"], sub["_line"], strict=True) if pd.notna(ln))
+        sub = df.loc[(df[cols] == "unmapped").any(axis=1)]
+        for file, line, msg in zip(sub["_file"], sub["_line"], sub["_message_id"], strict=True):
+            unmapped.update(_locators(file, line, msg))
     return warns, unmapped
 
 
@@ -56,7 +67,7 @@ def audit_defects(conn: Connection, manifest: dict[str, Any], data: dict[str, An
         if msg:
             q[(file, msg)].append(check)
     log = {r.file_path: r for r in conn.execute(sa.text(
-        "SELECT file_path, status, is_zero_report, institution_code, partition_date, source, notes "
+        "SELECT file_path, status, is_zero_report, institution_code, partition_date, source, notes, superseded_by "
         "FROM submission_log")).all()}
     statuses = defaultdict(set)
     for r in log.values():
@@ -90,13 +101,17 @@ def audit_defects(conn: Connection, manifest: dict[str, Any], data: dict[str, An
             r = log.get(file)
             where = f"ingest read it ({r.status}{'; ' + r.notes if r.notes else ''})" if r is not None else ""
         elif kind in ROW_KINDS:
-            hits = q.get((file, line))
+            locs = _locators(file, line, d.get("message_id"))
+            hits = [c for loc in locs for c in q.get(loc, [])]
+            warned = [warns[loc] for loc in locs if loc in warns]
             if hits:
                 where = f"quarantine: {hits[0]}"
-            elif (file, line) in warns:
-                where = f"warning: {warns[(file, line)]}"
-            elif kind == "unmapped_code" and (file, line) in unmapped:
+            elif warned:
+                where = f"warning: {warned[0]}"
+            elif kind == "unmapped_code" and any(loc in unmapped for loc in locs):
                 where = "standard: map_status unmapped"
+            elif log.get(file) is not None and log[file].superseded_by:
+                where = "resolved: a corrected file superseded this one"
         out.append({**d, "found": bool(where), "where": where})
     return out
 

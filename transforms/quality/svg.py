@@ -23,11 +23,19 @@ def cell_state(cell: dict) -> str:
     return "ok"
 
 
-def heatmap_svg(heatmap: dict, labels: dict[str, str], cell_w: int = 24, cell_h: int = 20,
-                label_w: int = 190) -> Markup:
+LEGEND_STEP = 100
+
+
+def _text_width(text: str, size: int = 12) -> float:
+    """Rough rendered width: CJK glyphs are square, Latin ones about half as wide."""
+    return sum(size if ord(ch) > 0x2E80 else size * 0.6 for ch in text)
+
+
+def heatmap_svg(heatmap: dict, labels: dict[str, str], cell_w: int = 24, cell_h: int = 20) -> Markup:
     days, rows = heatmap["days"], heatmap["rows"]
     top, legend_h = 28, 30
-    width = label_w + cell_w * len(days) + 10
+    label_w = int(max([_text_width(r["name"]) for r in rows] + [80]) + 14)
+    width = max(label_w + cell_w * len(days) + 10, label_w + 6 * LEGEND_STEP + 10)
     height = top + cell_h * len(rows) + legend_h + 10
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart heatmap" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(labels["heatmap"])}">']
@@ -54,7 +62,7 @@ def heatmap_svg(heatmap: dict, labels: dict[str, str], cell_w: int = 24, cell_h:
     for st in ("ok", "zero", "late", "partial", "missing", "none"):
         out.append(f'<rect x="{x}" y="{ly}" width="14" height="14" fill="{COLOURS[st]}"/>'
                    f'<text x="{x + 18}" y="{ly + 11}" font-size="12">{escape(labels["legend_" + st])}</text>')
-        x += 100
+        x += LEGEND_STEP
     out.append("</svg>")
     return Markup("".join(out))
 

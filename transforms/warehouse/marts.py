@@ -174,3 +174,19 @@ def rebuild_all(conn: Connection) -> list[str]:
         touched.append(name)
     derive(conn)
     return touched
+
+
+def rebuild_warehouse(url: str) -> list[str]:
+    """Migrate and rebuild every mart in one transaction: ``python -m transforms.warehouse.marts``."""
+    from transforms.warehouse.db import get_engine, migrate
+
+    engine = get_engine(url)
+    migrate(engine)
+    with engine.begin() as conn:
+        return rebuild_all(conn)
+
+
+if __name__ == "__main__":
+    from transforms.settings import load_settings
+
+    print("rebuilt:", ", ".join(rebuild_warehouse(load_settings().warehouse_url)))

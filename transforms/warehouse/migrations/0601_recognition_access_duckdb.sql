@@ -1,0 +1,6 @@
+-- The per-request access check (transforms.api_security.access) looks residents up by person_key in
+-- fact_encounter and fact_signing. DuckDB cannot prune those unsorted marts, so without an index
+-- the check scans them (137 ms at 1 M encounters vs 1.4 ms with it; docs/benchmarks.md).
+-- PostgreSQL got its composite indexes in 0600.
+-- duckdb: CREATE INDEX IF NOT EXISTS recognition_access_encounter_pk ON fact_encounter (person_key);
+-- duckdb: CREATE INDEX IF NOT EXISTS recognition_access_signing_pk ON fact_signing (person_key);
