@@ -5,12 +5,13 @@ with records, 300 k contracts, 600 k outpatient visits, 20 k discharges, 20 k re
 80 k follow-ups, 15 CHCs + 3 hospitals, 4 groups with one mid-month membership change), so
 the figure measures the indicator engine, not the pipeline that feeds it.
 
-    python -m bench.bench_indicators [--residents 700000] [--visits 600000] [--url duckdb:///...]
+    python -m bench.bench_indicators [--residents 700000] [--visits 600000] [--repeat 3] [--url duckdb:///...]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -19,6 +20,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from tests.marts_ddl import create_marts
+from transforms.indicators.engine import compute_dimensions
 from transforms.indicators.model import load_indicators
 from transforms.indicators.periods import parse_period
 from transforms.indicators.store import run_indicators
@@ -59,10 +61,29 @@ INSERT INTO ref_population (division_code, year, population, source) VALUES ('31
 """
 
 
+FLOOR = [  # one grouped scan of each mart a monthly run reads: what DuckDB needs just to touch the data
+    "SELECT institution_code, COUNT(*), SUM(total_cost) FROM fact_encounter "
+    "WHERE start_time >= DATE '2026-11-01' AND start_time < DATE '2026-12-01' GROUP BY 1",
+    "SELECT ehr_institution, COUNT(*), COUNT(key_populations) FROM dim_person GROUP BY 1",
+    "SELECT institution_code, COUNT(*), COUNT(DISTINCT person_key) FROM fact_signing GROUP BY 1",
+    "SELECT from_institution, COUNT(*) FROM fact_referral GROUP BY 1",
+    "SELECT institution_code, COUNT(*), AVG(sbp) FROM fact_followup GROUP BY 1",
+]
+
+
+def _floor(eng: sa.Engine) -> float:
+    with eng.connect() as c:
+        t = time.perf_counter()
+        for q in FLOOR:
+            c.exec_driver_sql(q).all()
+        return time.perf_counter() - t
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--residents", type=int, default=700_000)
     ap.add_argument("--visits", type=int, default=600_000)
+    ap.add_argument("--repeat", type=int, default=3, help="monthly runs to time (the best is reported)")
     ap.add_argument("--url", default=None)
     args = ap.parse_args()
     url = args.url or f"duckdb:///{tempfile.mkdtemp()}/bench_ind.duckdb"
@@ -79,24 +100,31 @@ def main() -> int:
     fill = time.perf_counter() - t0
     inds = load_indicators()
     nov = parse_period("month", "2026-11")
-    t0 = time.perf_counter()
-    with eng.begin() as c:
-        run_id = run_indicators(c, inds.values(), [nov], as_of=datetime(2026, 12, 2), trigger="cli")
-        values = c.execute(sa.text("SELECT COUNT(*) FROM indicator_value WHERE run_id = :r"), {"r": run_id}).scalar_one()
-    run = time.perf_counter() - t0
+    as_of = datetime(2026, 12, 2)
+    runs, values = [], 0
+    for _ in range(max(1, args.repeat)):
+        t0 = time.perf_counter()
+        with eng.begin() as c:
+            run_id = run_indicators(c, inds.values(), [nov], as_of=as_of, trigger="cli")
+            values = c.execute(sa.text("SELECT COUNT(*) FROM indicator_value WHERE run_id = :r"),
+                               {"r": run_id}).scalar_one()
+        runs.append(time.perf_counter() - t0)
+    floor = min(_floor(eng) for _ in range(3))
     per = {}
     with eng.connect() as c:
         for code, ind in inds.items():
             t = time.perf_counter()
-            from transforms.indicators.engine import compute
-
-            compute(c, ind, nov, ind.dimensions[0], as_of=datetime(2026, 12, 2))
+            compute_dimensions(c, ind, nov, ind.dimensions, as_of=as_of)
             per[code] = time.perf_counter() - t
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, python {platform.python_version()}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}, "
+          f"load average {load:.1f}")
     print(f"volumes: {n}; fill {fill:.1f}s")
-    print(f"monthly run: {len(inds)} indicators x all declared dimensions = {values} values in {run:.2f}s")
+    print(f"monthly run: {len(inds)} indicators x all declared dimensions = {values} values; "
+          f"runs {', '.join(f'{r:.2f}' for r in runs)} s; best {min(runs):.2f} s")
+    print(f"floor (one grouped scan of each mart): {floor:.2f} s; best run = {min(runs) / floor:.1f}x floor")
     for code, sec in sorted(per.items(), key=lambda kv: -kv[1])[:5]:
-        print(f"  slowest single-dimension: {code:<32} {sec:.3f}s")
+        print(f"  slowest indicator (all dimensions): {code:<32} {sec:.3f}s")
     return 0
 
 

@@ -12,6 +12,9 @@ UV=$(command -v uv || echo "$PY -m uv")
 if [ ! -x .venv/bin/python ]; then
   $UV venv --quiet --python "$PY" .venv
 fi
-$UV pip sync --quiet --python .venv/bin/python requirements.lock
+# --compile-bytecode: some environments set PYTHONDONTWRITEBYTECODE, and then every process
+# (each Airflow task!) would recompile the stack from source; compiling once at install fixes it.
+$UV pip sync --quiet --compile-bytecode --python .venv/bin/python requirements.lock
 $UV pip install --quiet --python .venv/bin/python --no-deps -e .
+.venv/bin/python -m compileall -q transforms plugins dags >/dev/null || true
 echo "bootstrap: .venv ready ($(.venv/bin/python --version))"

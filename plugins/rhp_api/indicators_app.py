@@ -26,6 +26,7 @@ from .common import ApiError, audited, authorise, install_validation_handler
 from .context import ServiceContext, _utcnow
 
 PERIOD_TYPES = ("month", "quarter", "year")
+MEMBER_MAX = 100  # longer than any code a dimension has; PostgreSQL refuses NUL in text
 PERIOD_RE = {"month": r"^\d{4}-(0[1-9]|1[0-2])$", "quarter": r"^\d{4}Q[1-4]$", "year": r"^\d{4}$"}
 
 
@@ -107,6 +108,8 @@ def create_app(warehouse_url: str | None = None, tokens_path: Path | None = None
                 raise ApiError(400, "bad_request", f"{code} has no dimension {dim[:30]!r}")
             if not member:
                 raise ApiError(400, "bad_request", "member is required (the dimension value to drill into)")
+            if len(member) > MEMBER_MAX or any(ord(ch) < 32 for ch in member):
+                raise ApiError(400, "bad_request", f"member must be at most {MEMBER_MAX} printable characters")
             try:
                 n = max(1, min(int(limit or 200), 1000))
             except ValueError:

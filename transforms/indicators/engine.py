@@ -24,7 +24,7 @@ DIMENSION_SQL: dict[str, tuple[str, str]] = {
     "institution": ("b.institution_code", ""),
     "group": ("m.group_code",
               "JOIN dim_group_membership m ON m.institution_code = b.institution_code "
-              "AND b.event_date >= m.valid_from AND (m.valid_to IS NULL OR b.event_date < m.valid_to)"),
+              "AND b.event_date >= m.valid_from AND b.event_date < COALESCE(m.valid_to, DATE '9999-12-31')"),
     "district": ("SUBSTR(i.division_code, 1, 6)", "JOIN dim_institution i ON i.institution_code = b.institution_code"),
     "team": ("COALESCE(b.team_id, pr.team_id)", "LEFT JOIN dim_practitioner pr ON pr.practitioner_id = b.doctor_id"),
     "doctor": ("b.doctor_id", ""),

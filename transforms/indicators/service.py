@@ -13,7 +13,7 @@ from transforms.indicators.engine import drill_down
 from transforms.indicators.model import Indicator, PeriodType, load_indicators
 from transforms.indicators.periods import parse_period
 from transforms.indicators.render import write_pages
-from transforms.indicators.store import latest_values, periods_touching, run_indicators
+from transforms.indicators.store import latest_run_as_of, latest_values, periods_touching, run_indicators
 from transforms.settings import Settings
 from transforms.warehouse.db import get_engine, migrate
 
@@ -45,8 +45,11 @@ def values(conn: Connection, ind: Indicator, period_type: PeriodType, dimension:
 
 
 def drill(conn: Connection, ind: Indicator, period_type: PeriodType, period_label: str, dimension: str,
-          member: str, limit: int = 200) -> list[dict[str, Any]]:
-    return drill_down(conn, ind, parse_period(period_type, period_label), dimension, member, limit)  # type: ignore[arg-type]
+          member: str, limit: int = 200, as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """The rows behind a value, as of the newest stored run for that period (so they add up to it)."""
+    period = parse_period(period_type, period_label)
+    cut = as_of or latest_run_as_of(conn, ind.code, period) or datetime.now()
+    return drill_down(conn, ind, period, dimension, member, limit, as_of=cut)  # type: ignore[arg-type]
 
 
 def pages_dir(settings: Settings) -> Path:

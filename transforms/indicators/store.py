@@ -125,3 +125,16 @@ def value_in_run(conn: Connection, run_id: str, indicator_code: str, period: Per
         "AND period_start = :ps AND dimension = :d AND dimension_value = :m"),
         {"r": run_id, "c": indicator_code, "pt": period.type, "ps": period.start, "d": dimension, "m": member},
     ).scalar()
+
+
+def latest_run_as_of(conn: Connection, indicator_code: str, period: Period) -> datetime | None:
+    """The ``as_of`` of the newest run that stored ``indicator_code`` for ``period`` (None if never run).
+
+    Why: a drill-down must list the rows behind the figure the user is looking at, i.e. the
+    rows loaded by that run's cut-off, not whatever has arrived since.
+    """
+    return conn.execute(sa.text(
+        "SELECT r.as_of FROM indicator_value v JOIN indicator_run r ON r.run_id = v.run_id "
+        "WHERE v.indicator_code = :c AND v.period_type = :pt AND v.period_start = :ps "
+        "ORDER BY r.as_of DESC, v.run_id DESC LIMIT 1"),
+        {"c": indicator_code, "pt": period.type, "ps": period.start}).scalar()
