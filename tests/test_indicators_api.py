@@ -194,8 +194,9 @@ def test_sql_injection_in_every_parameter(svc, param, evil):
         calls = [("/quality/2026-11", {"lang": evil}), (f"/quality/{evil.replace('/', '_')}", {})]
     else:
         bad = {**good, param: evil}
-        calls = [("/indicators/OP_ALOS/values", {k: bad[k] for k in ("period_type", "period", "dimension")}),
-                 ("/indicators/OP_ALOS/drilldown", bad)]
+        calls = [("/indicators/OP_ALOS/drilldown", bad)]
+        if param in ("period_type", "period", "dimension"):
+            calls.append(("/indicators/OP_ALOS/values", {k: bad[k] for k in ("period_type", "period", "dimension")}))
     for path, params in calls:
         r = client.get(path, params=params, headers=h(tok["mgr"]))
         assert r.status_code in (400, 404) or (param == "member" and r.status_code == 200), (path, r.status_code, r.text)

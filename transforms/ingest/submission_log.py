@@ -5,8 +5,10 @@ corrections, rejections and explicit zero reports are first-class states, not lo
 
 Decisions:
 - ``batch_id`` is ``sha256(bytes)[:16]`` (same bytes = same batch). A *duplicate* (same
-  bytes already logged under another path, any name, any day) is still logged, under
-  ``sha256(bytes + path)[:16]`` so the primary key stays unique, with ``duplicate_of``.
+  bytes already logged from the same source and institution under another path, any name,
+  any day) is still logged, under ``sha256(bytes + path)[:16]`` so the primary key stays
+  unique, with ``duplicate_of``. Identical bytes from another institution, and header-only
+  zero reports (identical every day), are not duplicates; they get that path-salted id too.
 - *corrected*: the name carries ``_corr<N>`` before the extension, or a file with the same
   base name in the same (source, institution, date) was logged earlier with other bytes.
   It ``supersedes`` the latest such batch, which gets ``superseded_by`` and leaves the lake.
@@ -152,11 +154,16 @@ def _rows(conn: Connection, sql: str, **params: object) -> list[dict]:
 
 def classify(conn: Connection, sub: Submission, table: str | None) -> Submission:
     """Set duplicate / corrected / late on ``sub`` against what the log already holds."""
-    prior = _rows(conn, "SELECT batch_id, file_path, status FROM submission_log "
+    prior = _rows(conn, "SELECT batch_id, file_path, status, source, institution_code FROM submission_log "
                         "WHERE checksum = :c AND file_path <> :p AND status <> 'duplicate' "
                         "ORDER BY arrival_time, file_path", c=sub.checksum, p=sub.file_path)
-    if prior:
-        orig = prior[0]
+    if prior:  # same bytes under another path: its own batch id keeps the primary key unique
+        sub.batch_id = hashlib.sha256((sub.checksum + sub.file_path).encode()).hexdigest()[:16]
+    # A re-delivery is the same bytes from the same sender. Identical bytes from another
+    # institution, or a header-only explicit zero report (identical every day), are not.
+    same_sender = [r for r in prior if r["source"] == sub.source and r["institution_code"] == sub.institution_code]
+    if same_sender and not _is_zero_record_file(sub):
+        orig = same_sender[0]
         sub.status = "duplicate"
         sub.duplicate_of = orig["batch_id"]
         sub.batch_id = hashlib.sha256((sub.checksum + sub.file_path).encode()).hexdigest()[:16]
@@ -190,6 +197,23 @@ def classify(conn: Connection, sub: Submission, table: str | None) -> Submission
         reasons.append(f"arrived {sub.arrival_time:%Y-%m-%d %H:%M} after deadline {due:%Y-%m-%d %H:%M}")
     sub.status_reason = "; ".join(reasons) or None
     return sub
+
+
+def _is_zero_record_file(sub: Submission) -> bool:
+    """Declared 0, or at most a header line: an explicit zero-record report."""
+    if sub.declared_count == 0:
+        return True
+    return sub.size_bytes < 4096 and sub.declared_count is None and _nonblank_lines(sub) <= 1
+
+
+def _nonblank_lines(sub: Submission) -> int:
+    from transforms.settings import load_settings
+
+    path = load_settings().landing / sub.file_path
+    try:
+        return sum(1 for line in path.read_bytes().splitlines() if line.strip())
+    except OSError:
+        return 2
 
 
 def existing(conn: Connection, batch_id: str) -> dict | None:
