@@ -163,9 +163,8 @@ def test_hostile_values_in_every_parameter_never_5xx(services, role):
         assert int(c.execute(sa.text("SELECT COUNT(*) FROM api_audit")).scalar_one()) > 0  # not dropped
 
 
-def test_fhir_bypass_and_other_clinicians_resident(services, tmp_path):
-    """The FHIR app's relationship scope, with every bypass header (the API tests try only one there)."""
-    from transforms.api_security.tokens import create_token
+def test_fhir_bypass_and_other_clinicians_resident(services):
+    """The FHIR app: relationship scope, non-clinical roles, and every bypass header (the API tests try one)."""
     from transforms.recognition.demo_data import PK_B
 
     client, tok, _, pk = services
@@ -178,4 +177,6 @@ def test_fhir_bypass_and_other_clinicians_resident(services, tmp_path):
     for role in ("manager", "admin"):
         r = client.get(url, headers={"Authorization": f"Bearer {tok[role]}", "X-Purpose-Of-Use": "treatment"})
         assert r.status_code == 403, (role, r.status_code)
-    del create_token, tmp_path
+    for headers in BYPASS:
+        r = client.get(url, headers={**headers, "X-Purpose-Of-Use": "treatment"})
+        assert r.status_code == 401 and r.json()["resourceType"] == "OperationOutcome", (headers, r.text[:200])

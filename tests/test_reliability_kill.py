@@ -185,8 +185,6 @@ def test_kill9_in_load_then_rerun_equals_clean_run_postgres(tmp_path, landing, p
                    "person_link again (transforms/identity/mpi.py:192 `int(old[6]) + rec.n_records`), so the "
                    "stage is not idempotent; it should replace the batch's contribution, not add to it")
 def test_standardise_rerun_keeps_person_link(rhp_home, monkeypatch, landing):
-    import sqlalchemy as sa
-
     from transforms.pipeline import run_stage
     from transforms.settings import load_settings
     from transforms.warehouse.db import get_engine
@@ -203,4 +201,3 @@ def test_standardise_rerun_keeps_person_link(rhp_home, monkeypatch, landing):
     first = person_link()
     assert first[0] > 0
     assert person_link() == first
-    del sa

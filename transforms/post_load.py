@@ -24,8 +24,10 @@ def _csv_rows(path) -> list[dict[str, str]]:
 
 
 def load_reference(settings: Settings, day: date) -> dict[str, Any]:
-    """Code systems and concept maps, the date dimension, key populations, populations."""
+    """Code systems and concept maps, the date dimension, key populations, populations; then
+    the warehouse-table expectation suite, pushed down as SQL (results in ``dq_check_result``)."""
     from transforms.terminology.warehouse import load_code_systems
+    from transforms.validation.run import validate_marts
     from transforms.warehouse.dates import build_dim_date
 
     engine = get_engine(settings.warehouse_url)
@@ -39,7 +41,10 @@ def load_reference(settings: Settings, day: date) -> dict[str, Any]:
         pop = [{"division_code": r["division_code"], "year": int(r["year"]), "population": int(r["population"]),
                 "source": r.get("source", "")} for r in _csv_rows(POPULATION_FILE)] if POPULATION_FILE.exists() else []
         replace_partition(conn, "ref_population", {}, pop)
-    return {"code_systems": codes if isinstance(codes, dict) else str(codes), "dim_date_rows": dates,
+    with engine.begin() as conn:
+        outcomes = validate_marts(conn, run_day=day)
+    failed = sorted(o.check.check_id for o in outcomes if o.status == "fail")
+    return {"mart_checks": len(outcomes), "mart_checks_failed": failed,"code_systems": codes if isinstance(codes, dict) else str(codes), "dim_date_rows": dates,
             "key_populations": len(kp), "population_rows": len(pop)}
 
 

@@ -16,7 +16,7 @@ FACT_TABLES = ("fact_encounter", "fact_diagnosis", "fact_lab_result", "fact_exam
 
 def collect(settings: Settings) -> dict[str, Any]:
     """Counts from the warehouse, tolerant of tables a partial install lacks."""
-    out: dict[str, Any] = {"loaded": {}, "quarantine": [], "submissions": [], "alerts": 0}
+    out: dict[str, Any] = {"loaded": {}, "quarantine": [], "warnings": [], "submissions": [], "alerts": 0}
     engine = get_engine(settings.warehouse_url)
     with engine.connect() as conn:
         existing = set(sa.inspect(conn).get_table_names())
@@ -27,6 +27,9 @@ def collect(settings: Settings) -> dict[str, Any]:
             out["quarantine"] = [dict(r._mapping) for r in conn.execute(sa.text(
                 "SELECT stage, check_id, COUNT(*) AS n, MIN(reason) AS example FROM quarantine "
                 "GROUP BY stage, check_id ORDER BY n DESC, check_id"))]
+        if "dq_warning" in existing:
+            out["warnings"] = [dict(r._mapping) for r in conn.execute(sa.text(
+                "SELECT check_id, COUNT(*) AS n FROM dq_warning GROUP BY check_id ORDER BY n DESC, check_id"))]
         if "submission_log" in existing:
             out["submissions"] = [dict(r._mapping) for r in conn.execute(sa.text(
                 "SELECT status, COUNT(*) AS n FROM submission_log GROUP BY status ORDER BY status"))]
@@ -46,6 +49,10 @@ def render(settings: Settings, data: dict[str, Any]) -> str:
     lines.append(f"Quarantined: {total_q:,} records (nothing dropped); top reasons:")
     for r in data["quarantine"][:12]:
         lines.append(f"  {r['n']:>6}  {r['stage']:<11} {r['check_id']:<44} e.g. {str(r['example'])[:90]}")
+    total_w = sum(r["n"] for r in data["warnings"])
+    lines.append(f"Loaded with warnings (named in dq_warning with file and line): {total_w:,}; top checks:")
+    for r in data["warnings"][:6]:
+        lines.append(f"  {r['n']:>6}  {r['check_id']}")
     lines.append(f"Alerts raised: {data['alerts']}")
     lines.append("Outputs:")
     lines.append(f"  warehouse       {settings.warehouse_url}")

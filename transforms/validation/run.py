@@ -207,6 +207,21 @@ def quarantine_rows(table: str, rejected: pd.DataFrame, reject_checks: pd.Series
     return out
 
 
+def warning_rows(table: str, validated: pd.DataFrame, checks: dict[str, Check], batch_id: str,
+                 institution: str, day: date, now: datetime) -> list[dict]:
+    """One ``dq_warning`` row per kept record with warning findings, worded like a quarantine reason."""
+    flagged = validated[validated[WARNINGS_COL].fillna("") != ""] if WARNINGS_COL in validated else validated.iloc[0:0]
+    if flagged.empty:
+        return []
+    ids = flagged[WARNINGS_COL].map(lambda t: [c for c in str(t).split(";") if c in checks])
+    known = ids.map(bool)
+    q = quarantine_rows(table, flagged[known], ids[known], checks, batch_id, institution, day, now)
+    return [{"warning_id": r["quarantine_id"], "batch_id": r["batch_id"], "dataset": r["dataset"],
+             "institution_code": r["institution_code"], "partition_date": r["partition_date"],
+             "check_id": r["check_id"], "reason": r["reason"], "file_path": r["file_path"], "line_no": r["line_no"],
+             "message_id": r["message_id"], "raised_at": now} for r in q]
+
+
 def duplicate_rows(table: str, repeats: pd.DataFrame, first_line: pd.Series, batch_id: str, institution: str,
                    day: date, now: datetime) -> list[dict]:
     """Quarantine rows for byte-identical repeats, naming the line of the copy that was kept."""
@@ -270,6 +285,10 @@ def validate_partition(settings: Settings, source: str, institution: str, day: d
                 conn.execute(sa.text("DELETE FROM quarantine WHERE stage = :s AND batch_id = :b AND dataset = :t"),
                              {"s": STAGE, "b": batch_id, "t": table})
                 insert_rows(conn, "quarantine", q)
+                conn.execute(sa.text("DELETE FROM dq_warning WHERE batch_id = :b AND dataset = :t"),
+                             {"b": batch_id, "t": table})
+                insert_rows(conn, "dq_warning", warning_rows(table, res.validated, by_id, batch_id, institution,
+                                                             day, now))
                 conn.execute(sa.text("DELETE FROM dq_check_result WHERE batch_id = :b AND table_name = :t"),
                              {"b": batch_id, "t": table})
                 insert_rows(conn, "dq_check_result", result_rows(res.outcomes, batch_id, table, "standard", source,
