@@ -8,7 +8,10 @@ engineer owns it); the tests inject a policy that grants them as proposed for th
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +26,7 @@ from transforms.api_security.roles import AccessPolicy, Role, load_policy
 from transforms.api_security.tokens import create_token
 from transforms.indicators.model import load_indicators
 from transforms.indicators.store import run_indicators
+from transforms.warehouse.db import get_engine
 
 pytestmark = pytest.mark.local
 # the access.yaml lines proposed to the lead: who may read indicators and drill into their rows
@@ -45,10 +49,11 @@ def granting_policy() -> AccessPolicy:
     return base.model_copy(update={"roles": roles})
 
 
-@pytest.fixture()
-def svc(rhp_home, tmp_path, monkeypatch):
-    url = f"duckdb:///{tmp_path}/api.duckdb"
-    eng = build_more(url)
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    """The hand-built warehouse after one stored run, built once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("ind_api") / "base.duckdb"
+    eng = build_more(f"duckdb:///{path}")
     with eng.begin() as c:
         insert(c, "dim_person", [dict(person_key=LONG_KEY, sex="1", key_populations="", ehr_institution="C1")])
         insert(c, "fact_encounter", [dict(
@@ -56,13 +61,23 @@ def svc(rhp_home, tmp_path, monkeypatch):
             start_time=datetime(2026, 11, 29, 9), practitioner_id="D1", total_cost=10, drug_cost=0, service_cost=5,
             is_appointment=False, **_lin(99))])
         run_indicators(c, load_indicators().values(), [NOV], as_of=T0, trigger="test")
+    with eng.connect() as c:
+        c.exec_driver_sql("CHECKPOINT")
+    eng.dispose()
+    return path
+
+
+@pytest.fixture()
+def svc(rhp_home, tmp_path, monkeypatch, warehouse):
+    shutil.copy(warehouse, tmp_path / "api.duckdb")
+    url = f"duckdb:///{tmp_path}/api.duckdb"
     policy = granting_policy()
     monkeypatch.setattr(ServiceContext, "policy", property(lambda self: policy))
     tokens = tmp_path / "tokens.json"
     tok = {"mgr": create_token("mgr", "manager", None, tokens),
            "qo": create_token("qo", "quality_officer", None, tokens),
            "dr": create_token("dr", "clinician", "C1", tokens)}
-    return TestClient(create_app(url, tokens)), tok, eng
+    return TestClient(create_app(url, tokens)), tok, get_engine(url)
 
 
 def h(token: str) -> dict:
@@ -187,11 +202,11 @@ def test_sql_injection_in_every_parameter(svc, param, evil):
     before = counts(eng)
     good = {"period_type": "month", "period": "2026-11", "dimension": "institution", "member": "H1", "limit": "5"}
     if param == "code":
-        evil_code = evil.replace("/", "_")  # a slash is a different route, not a parameter
+        evil_code = quote(evil, safe="")  # percent-encoded, as a client must send it
         calls = [(f"/indicators/{evil_code}", {}), (f"/indicators/{evil_code}/values", {}),
                  (f"/indicators/{evil_code}/drilldown", good)]
     elif param == "lang":
-        calls = [("/quality/2026-11", {"lang": evil}), (f"/quality/{evil.replace('/', '_')}", {})]
+        calls = [("/quality/2026-11", {"lang": evil}), (f"/quality/{quote(evil, safe='')}", {})]
     else:
         bad = {**good, param: evil}
         calls = [("/indicators/OP_ALOS/drilldown", bad)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -23,7 +24,8 @@ def missing_submissions(settings: Settings, day: date, source: str | None = None
                         now: datetime | None = None) -> list[dict[str, Any]]:
     """Expected (institution, dataset) pairs for ``day`` with no file logged, past their deadline."""
     calendar = load_calendar(CALENDAR_FILE)
-    now = now or datetime.now()
+    # deadlines are wall-clock times in the calendar's zone (Asia/Shanghai), whatever the server's
+    now = now or datetime.now(ZoneInfo(calendar.timezone)).replace(tzinfo=None)
     engine = get_engine(settings.warehouse_url)
     migrate(engine)
     with engine.connect() as conn:
