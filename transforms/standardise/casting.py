@@ -15,8 +15,9 @@ from transforms.canonical import FieldType
 # Tried after the profile's own format; the raw layer keeps strings exactly as submitted.
 DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d")
 DATETIME_FORMATS: tuple[str, ...] = (
-    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y%m%d%H%M%S",
-    "%Y%m%d%H%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H时%M分",
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+    # HL7 DTM precision is variable: try minutes before seconds, or "198808181126" reads as 11:02:06
+    "%Y%m%d%H%M", "%Y%m%d%H%M%S", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H时%M分",
     "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y%m%d%H%M%S.%f", *DATE_FORMATS,
 )
 TRUE_VALUES = {"1", "true", "t", "y", "yes", "是", "有"}
@@ -29,18 +30,36 @@ def _blank(s: pd.Series) -> pd.Series:
     return s.isna() | (s.astype("string").str.strip() == "")
 
 
+def _offset_minutes(text: pd.Series) -> pd.Series:
+    """Minutes east of UTC of a trailing offset (+0215, -05:00, Z); NA when there is none."""
+    m = text.str.extract(r"(?:([+-])(\d{2}):?(\d{2})|(Z))$")
+    mins = pd.to_numeric(m[1], errors="coerce") * 60 + pd.to_numeric(m[2], errors="coerce")
+    mins = mins.mask((m[0] == "-").fillna(False), -mins)
+    return mins.mask((m[3] == "Z").fillna(False), 0).astype("Float64")
+
+
 def cast_datetime(s: pd.Series, kind: FieldType, formats: list[str]) -> pd.Series:
-    """Parse with each format in turn; returns datetime64 (NaT where nothing matched)."""
-    text = s.astype("string").str.strip().str.replace(_TZ, "", regex=True)
+    """Parse with each format in turn; returns datetime64 (NaT where nothing matched).
+
+    Standard-layer times are naive Beijing time (UTC+8). A time sent with an explicit
+    offset (HL7 ``20261101083000+0215``) is converted to it, not just stripped. A date field
+    sent as a date-time (HL7 DTM for a birth date) keeps its calendar date.
+    """
+    raw = s.astype("string").str.strip()
+    text = raw.str.replace(_TZ, "", regex=True)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
     todo = ~_blank(s)
-    for fmt in [*formats, *(DATETIME_FORMATS if kind == "datetime" else DATE_FORMATS)]:
+    fallback = DATETIME_FORMATS if kind == "datetime" else (*DATE_FORMATS, *DATETIME_FORMATS)
+    for fmt in [*formats, *fallback]:
         if not todo.any():
             break
         parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
         ok = parsed.notna()
         out.loc[parsed.index[ok]] = parsed[ok].astype("datetime64[us]")
         todo &= out.isna()
+    if kind == "datetime" and raw.str.contains(_TZ, na=False).any():
+        shift = (480 - _offset_minutes(raw)).fillna(0)
+        out = out + pd.to_timedelta(shift.astype("float64"), unit="m")
     return out
 
 

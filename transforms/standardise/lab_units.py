@@ -15,7 +15,8 @@ import pandas as pd
 from transforms.terminology.codeset import CodeSet
 from transforms.terminology.units import parse_ref_range
 
-_NUM = re.compile(r"^\s*[<>≤≥＜＞]?=?\s*(-?\d+(?:\.\d+)?)\s*$")
+# A plain number with an optional comparator, or an HL7 SN value (``^182``, ``>^10``).
+_NUM = re.compile(r"^\s*(?:[<>≤≥＜＞]=?|=)?\s*\^?\s*(-?\d+(?:\.\d+)?)\s*\^?\s*$")
 
 
 def unit_columns(df: pd.DataFrame, cs: CodeSet) -> pd.DataFrame:
