@@ -127,7 +127,8 @@ def test_page_figures_are_the_hand_computed_ones(pages):
     assert cells["区中心医院"][:3] == ["10.00", "2.00", "5.00"] and cells["南翔社区"][2] == "5.50"
     htn = parse((out / "CD_HTN_CONTROL_RATE.html").read_text(encoding="utf-8"))
     # region trend: Sep 100 %, Oct 100 %, Nov 100 % after the late F12 (was 50 % at T0)
-    assert [t for t in htn.charts["trend"]["text"] if t.endswith("%") and "." in t][-3:] == ["100.0%"] * 3
+    assert [t for t in htn.charts["trend"]["text"] if t.startswith("2026-")] == [
+        "2026-09", "2026-09: 100.0%", "100.0%", "2026-10", "2026-10: 100.0%", "100.0%", "2026-11", "2026-11: 100.0%"]
     rows = {r[0]: r for r in htn.tables["values"][1:]}
     assert rows["江桥社区"][3] == "100.00%" and rows["江桥社区"][5] == "已修订 revised (was 0.00%)"
     assert rows["南翔社区"][5] == ""  # C1 did not change

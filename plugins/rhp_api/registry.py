@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-APP_PREFIXES: dict[str, str] = {"recognition": "/rhp-recognition", "fhir": "/fhir"}
+APP_PREFIXES: dict[str, str] = {"recognition": "/rhp-recognition", "fhir": "/fhir", "indicators": "/rhp-indicators"}
 
 
 def factory(name: str) -> Callable[..., FastAPI]:
@@ -14,6 +14,8 @@ def factory(name: str) -> Callable[..., FastAPI]:
         from .recognition_app import create_app
     elif name == "fhir":
         from .fhir_app import create_app
+    elif name == "indicators":
+        from .indicators_app import create_app
     else:
         raise ValueError(f"unknown app {name!r}; choose one of {sorted(APP_PREFIXES)}")
     return create_app

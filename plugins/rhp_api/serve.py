@@ -15,14 +15,21 @@ from .registry import APP_PREFIXES, factory
 
 
 def build(name: str, warehouse_url: str | None = None) -> FastAPI:
+    """One app (or ``all`` of them, as docker-compose's rhp-api service runs) under its prefix."""
     root = FastAPI(title=f"RHP {name}")
-    root.mount(APP_PREFIXES[name], factory(name)(warehouse_url=warehouse_url))
+    for app_name in (sorted(APP_PREFIXES) if name == "all" else [name]):
+        root.mount(APP_PREFIXES[app_name], factory(app_name)(warehouse_url=warehouse_url))
+
+    @root.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok", "apps": sorted(APP_PREFIXES) if name == "all" else [name]}
+
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m plugins.rhp_api.serve")
-    ap.add_argument("--app", choices=sorted(APP_PREFIXES), required=True)
+    ap.add_argument("--app", choices=[*sorted(APP_PREFIXES), "all"], required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8088)
     ap.add_argument("--workers", type=int, default=1)

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from transforms.settings import MAPPINGS_DIR
 
 ACCESS_FILE = MAPPINGS_DIR / "recognition" / "access.yaml"
-Action = Literal["lookup", "fhir_read", "record_outcome", "rates", "audit_read"]
+Action = Literal["lookup", "fhir_read", "record_outcome", "rates", "audit_read", "indicators",
+                 "indicators_drilldown", "quality_report"]
 
 
 class Role(StrEnum):
