@@ -1,4 +1,4 @@
-"""The Airflow plugin registers both FastAPI apps (importing it connects to nothing)."""
+"""The Airflow plugin registers every FastAPI app (importing it connects to nothing)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def test_plugin_registers_fastapi_apps():
     from plugins.rhp_plugin import RhpPlugin
 
     apps = {a["url_prefix"]: a for a in RhpPlugin.fastapi_apps}
-    assert set(apps) == {"/rhp-recognition", "/fhir"}
+    assert set(apps) == {"/rhp-recognition", "/fhir", "/rhp-indicators"}
     assert all(isinstance(a["app"], FastAPI) and a["name"] for a in apps.values())
     paths = {r.path for r in apps["/rhp-recognition"]["app"].routes}
     assert {"/lookup", "/outcomes", "/rates", "/audit", "/health"} <= paths

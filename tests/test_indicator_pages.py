@@ -9,18 +9,22 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.test_indicators import T0, T1
 from tests.test_indicators_more import build_more
 from transforms.indicators.model import load_indicators
 from transforms.indicators.periods import parse_period
 from transforms.indicators.render import render_indicator_page, write_pages
-from transforms.indicators.service import institution_names
+from transforms.indicators.service import compute_for_day, institution_names
 from transforms.indicators.store import latest_values, run_indicators
+from transforms.settings import load_settings
+from transforms.warehouse.db import get_engine
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 MONTHS = [parse_period("month", m) for m in ("2026-09", "2026-10", "2026-11")]
@@ -127,8 +131,8 @@ def test_page_figures_are_the_hand_computed_ones(pages):
     assert cells["区中心医院"][:3] == ["10.00", "2.00", "5.00"] and cells["南翔社区"][2] == "5.50"
     htn = parse((out / "CD_HTN_CONTROL_RATE.html").read_text(encoding="utf-8"))
     # region trend: Sep 100 %, Oct 100 %, Nov 100 % after the late F12 (was 50 % at T0)
-    assert [t for t in htn.charts["trend"]["text"] if t.startswith("2026-")] == [
-        "2026-09", "2026-09: 100.0%", "100.0%", "2026-10", "2026-10: 100.0%", "100.0%", "2026-11", "2026-11: 100.0%"]
+    assert [t for t in htn.charts["trend"]["text"] if ": " in t] == [  # the markers' tooltips
+        "2026-09: 100.0%", "2026-10: 100.0%", "2026-11: 100.0%"]
     rows = {r[0]: r for r in htn.tables["values"][1:]}
     assert rows["江桥社区"][3] == "100.00%" and rows["江桥社区"][5] == "已修订 revised (was 0.00%)"
     assert rows["南翔社区"][5] == ""  # C1 did not change
@@ -169,3 +173,21 @@ def test_page_renders_in_headless_chromium(pages, tmp_path):
     keep = os.environ.get("RHP_SCREENSHOT_DIR")
     if keep:
         shutil.copy(shot, Path(keep) / "indicator_page.png")
+
+
+@pytest.mark.local
+def test_compute_for_day_stores_a_run_and_writes_the_pages(rhp_home):
+    """What the DAG calls after a load: month, quarter and year of the day, then the pages."""
+    settings = load_settings()
+    build_more(settings.warehouse_url)
+    out = compute_for_day(settings, date(2026, 11, 30), as_of=T0, trigger="test")
+    inds = load_indicators()
+    assert out["indicators"] == len(inds) and out["values"] > 0
+    pages_dir = Path(out["pages_dir"])
+    assert sorted(p.stem for p in pages_dir.glob("*.html")) == sorted([*inds, "index"])
+    page = parse((pages_dir / "OP_ALOS.html").read_text(encoding="utf-8"))
+    assert {r[0]: r[3] for r in page.tables["values"][1:]}["区中心医院"] == "5.00"  # November, as hand-computed
+    with get_engine(settings.warehouse_url).connect() as c:
+        kinds = dict(c.execute(sa.text("SELECT period_type, COUNT(DISTINCT period_label) FROM indicator_value "
+                                       "WHERE run_id = :r GROUP BY period_type"), {"r": out["run_id"]}).all())
+    assert kinds == {"month": 1, "quarter": 1, "year": 1}

@@ -1,9 +1,8 @@
 """The indicator service over HTTP (TestClient): auth, roles, bad input, injection, audit.
 
 The warehouse is the hand-built one of ``tests/test_indicators_more.py`` after one stored
-run, so every value the API returns is one worked out by hand there. The access policy in
-``mappings/recognition/access.yaml`` does not grant the indicator actions yet (another
-engineer owns it); the tests inject a policy that grants them as proposed for that file.
+run, so every value the API returns is one worked out by hand there. The committed access policy
+(``mappings/recognition/access.yaml``) is used as is.
 """
 
 from __future__ import annotations
@@ -17,21 +16,20 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from plugins.rhp_api.context import ServiceContext
 from plugins.rhp_api.indicators_app import create_app
 from tests.marts_ddl import insert
-from tests.test_indicators import NOV, T0, _lin
+from tests.test_indicators import NOV, T0, T1, _lin
 from tests.test_indicators_more import build_more
-from transforms.api_security.roles import AccessPolicy, Role, load_policy
+from transforms.api_security.roles import Role, load_policy
 from transforms.api_security.tokens import create_token
 from transforms.indicators.model import load_indicators
 from transforms.indicators.store import run_indicators
 from transforms.warehouse.db import get_engine
 
 pytestmark = pytest.mark.local
-# the access.yaml lines proposed to the lead: who may read indicators and drill into their rows
+# who may read indicators and drill into their rows (mappings/recognition/access.yaml)
 GRANTS = {Role.manager: ["indicators", "indicators_drilldown", "quality_report"],
-          Role.quality_officer: ["indicators", "quality_report"],
+          Role.quality_officer: ["indicators", "quality_report"],  # values, not the rows behind them
           Role.admin: ["indicators", "indicators_drilldown", "quality_report"]}
 LONG_KEY = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # a real-looking person key
 INJECTIONS = ["' OR '1'='1", "1; DROP TABLE indicator_value; --", "\" OR 1=1 --",
@@ -39,14 +37,13 @@ INJECTIONS = ["' OR '1'='1", "1; DROP TABLE indicator_value; --", "\" OR 1=1 --"
 TABLES = ["indicator_value", "indicator_run", "fact_encounter", "fact_referral", "dim_person", "api_audit"]
 
 
-def granting_policy() -> AccessPolicy:
-    """The current policy plus the indicator actions (built without validation: Action lacks them)."""
-    base = load_policy()
-    roles = dict(base.roles)
+def test_committed_policy_grants_the_indicator_actions():
+    """access.yaml gives managers and admins drill-down, quality officers values only, clinicians nothing."""
+    policy = load_policy()
     for role, actions in GRANTS.items():
-        have = list(roles[role].actions)
-        roles[role] = roles[role].model_copy(update={"actions": have + [a for a in actions if a not in have]})
-    return base.model_copy(update={"roles": roles})
+        assert set(actions) <= set(policy.roles[role].actions), role
+    assert not policy.can(Role.quality_officer, "indicators_drilldown")
+    assert not any(policy.can(Role.clinician, a) for a in ("indicators", "indicators_drilldown", "quality_report"))
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +65,9 @@ def warehouse(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
-def svc(rhp_home, tmp_path, monkeypatch, warehouse):
+def svc(rhp_home, tmp_path, warehouse):
     shutil.copy(warehouse, tmp_path / "api.duckdb")
     url = f"duckdb:///{tmp_path}/api.duckdb"
-    policy = granting_policy()
-    monkeypatch.setattr(ServiceContext, "policy", property(lambda self: policy))
     tokens = tmp_path / "tokens.json"
     tok = {"mgr": create_token("mgr", "manager", None, tokens),
            "qo": create_token("qo", "quality_officer", None, tokens),
@@ -170,6 +165,7 @@ def test_role_without_the_action_is_403(svc):
     ("/indicators/OP_ALOS/values", {"period_type": "month", "period": "2026Q4"}, "does not match"),
     ("/indicators/OP_ALOS/values", {"period_type": "quarter", "period": "2026Q5"}, "does not match"),
     ("/indicators/OP_ALOS/values", {"dimension": "ward"}, "no dimension"),
+    ("/indicators/OP_ALOS/values", {"published": "yes"}, "published must be"),
     ("/indicators/TC_PRIMARY_CARE_SHARE/values", {"dimension": "institution"}, "no dimension"),
     ("/indicators/OP_ALOS/drilldown", {"member": "H1"}, "period is required"),
     ("/indicators/OP_ALOS/drilldown", {"period": "2026-11"}, "member is required"),
@@ -195,7 +191,8 @@ def test_unknown_indicator_is_404(svc):
     assert [(a.outcome, a.http_status) for a in audit_rows(eng)] == [("not_found", 404)] * 3
 
 
-@pytest.mark.parametrize("param", ["code", "period_type", "period", "dimension", "member", "limit", "lang"])
+@pytest.mark.parametrize("param", ["code", "period_type", "period", "dimension", "member", "limit", "lang",
+                                   "published"])
 @pytest.mark.parametrize("evil", INJECTIONS)
 def test_sql_injection_in_every_parameter(svc, param, evil):
     client, tok, eng = svc
@@ -209,9 +206,10 @@ def test_sql_injection_in_every_parameter(svc, param, evil):
         calls = [("/quality/2026-11", {"lang": evil}), (f"/quality/{quote(evil, safe='')}", {})]
     else:
         bad = {**good, param: evil}
-        calls = [("/indicators/OP_ALOS/drilldown", bad)]
-        if param in ("period_type", "period", "dimension"):
-            calls.append(("/indicators/OP_ALOS/values", {k: bad[k] for k in ("period_type", "period", "dimension")}))
+        calls = [] if param == "published" else [("/indicators/OP_ALOS/drilldown", bad)]
+        if param in ("period_type", "period", "dimension", "published"):
+            calls.append(("/indicators/OP_ALOS/values",
+                          {k: bad[k] for k in ("period_type", "period", "dimension", "published") if k in bad}))
     for path, params in calls:
         r = client.get(path, params=params, headers=h(tok["mgr"]))
         assert r.status_code in (400, 404) or (param == "member" and r.status_code == 200), (path, r.status_code, r.text)
@@ -240,3 +238,25 @@ def test_every_call_writes_one_audit_row(svc):
     assert all(a.path.startswith("/indicators") for a in audit)
     assert client.get("/health").status_code == 200  # health is not a data call: no audit row
     assert len(audit_rows(eng)) == len(calls)
+
+
+def test_published_values_are_the_published_run(svc):
+    client, tok, eng = svc
+    from transforms.indicators.store import publish
+
+    ind = load_indicators()["CD_HTN_CONTROL_RATE"]
+    with eng.begin() as c:
+        first = c.execute(sa.text("SELECT run_id FROM indicator_run")).scalar_one()
+        publish(c, first, ind.code, NOV, by="officer")
+        insert(c, "fact_followup", [dict(followup_id="F13", person_key="P1", institution_code="C1", disease="htn",
+                                         followup_date=datetime(2026, 11, 29).date(), mode="clinic", sbp=160, dbp=100,
+                                         is_standard=True, **_lin(13, T1))])
+        run_indicators(c, [ind], [NOV], as_of=T1, trigger="test")
+    q = {"period": "2026-11", "dimension": "region"}
+    latest = client.get(f"/indicators/{ind.code}/values", params=q, headers=h(tok["mgr"])).json()
+    pub = client.get(f"/indicators/{ind.code}/values", params={**q, "published": "true"}, headers=h(tok["mgr"])).json()
+    # at T0: P1 F5 130/80 yes, P3 F7 150/85 no = 50 %; at T1: P1 F13 160/100 no, P3 F12 120/70 yes = 50 % again,
+    # so the value is the same but the run differs; the published answer names the published run
+    assert (latest["values"][0]["value"], pub["values"][0]["value"]) == (50.0, 50.0)
+    assert pub["values"][0]["run_id"] == first != latest["values"][0]["run_id"]
+    assert pub["published_only"] is True and latest["published_only"] is False

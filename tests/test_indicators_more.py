@@ -188,6 +188,11 @@ def check_families(eng, inds) -> None:
         # drill-down on a referral indicator: the rows of G2, person key shortened
         rows = drill_down(c, inds["TC_REFERRAL_SUCCESS_RATE"], NOV, "group", "G2", as_of=T0)
         assert [r["row_id"] for r in rows] == ["R2"] and rows[0]["person_ref"] == "P4…"
+        with pytest.raises(ValueError, match="not declared for dimension 'doctor'"):
+            drill_down(c, inds["TC_REFERRAL_SUCCESS_RATE"], NOV, "doctor", "D1", as_of=T0)
+        # key population drill-down: signed htn residents' rows are P1 (signed) and P3 (not)
+        kp = drill_down(c, inds["FD_KEYPOP_SIGNING_RATE"], NOV, "key_population", "htn", as_of=T0)
+        assert [(r["row_id"], r["num"]) for r in kp] == [("P1", 1.0), ("P3", 0.0)]
 
 
 @pytest.mark.local
@@ -227,6 +232,19 @@ def check_history(eng, inds) -> None:
         assert [(r["run_id"], r["value"]) for r in pub] == [(run0, 50.0)]
         inst = {r["dimension_value"]: r for r in latest_values(c, ind.code, "month", "institution")}
         assert inst["C1"]["is_revised"] is False and inst["C2"]["value"] == 100.0  # only C2 changed
+    # a count (no denominator) and an empty denominator are stored as NULL, not 0 and not NaN
+    with eng.begin() as c:
+        run2 = run_indicators(c, [inds["TC_REFERRALS_UP"], inds["OP_OUTPATIENT_INPATIENT_RATIO"]], [NOV], as_of=T0)
+    with eng.connect() as c:
+        assert value_in_run(c, run2, "TC_REFERRALS_UP", NOV, "institution", "C1") == 2.0
+        assert value_in_run(c, run2, "OP_OUTPATIENT_INPATIENT_RATIO", NOV, "institution", "C2") is None
+        nulls = c.execute(sa.text(
+            "SELECT indicator_code, COUNT(*) FROM indicator_value WHERE run_id = :r AND denominator IS NULL "
+            "GROUP BY indicator_code"), {"r": run2}).all()
+        # one per member: region ALL, institution C1, group G1 (R1) and G2 (R2), district 310114
+        assert dict(nulls) == {"TC_REFERRALS_UP": 5}
+        assert c.execute(sa.text("SELECT COUNT(*) FROM indicator_value WHERE run_id = :r AND value IS NULL"),
+                         {"r": run2}).scalar_one() == 1  # C2's ratio only (G2 has C1's E10 discharge)
 
 
 @pytest.mark.local
@@ -300,3 +318,28 @@ def test_periods_parse_and_refuse():
     for kind, bad in [("month", "2026-13"), ("month", "x"), ("quarter", "2026Q5"), ("year", "20x6")]:
         with pytest.raises(ValueError, match="bad .* period"):
             parse_period(kind, bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.unit
+def test_committed_catalogue_is_current_and_complete(inds):
+    from transforms.indicators.docs import DOC_PATH, main, render_catalogue, source_kind
+
+    text = DOC_PATH.read_text(encoding="utf-8")
+    assert text == render_catalogue(inds), "docs/indicators.md is stale: run python -m transforms.indicators.docs"
+    assert main(["--check"]) == 0
+    for code, ind in inds.items():
+        section = text.split(f"### `{code}`")[1].split("### `")[0]
+        assert ind.base_sql.rstrip() in section and ind.definition_zh in section and ind.definition_en in section
+        assert f"**{source_kind(ind)}**" in section and ", ".join(ind.dimensions) in section
+    given = sum(source_kind(i) == "given" for i in inds.values())
+    assert f"{len(inds)} indicators: {given} with a definition **given**" in text
+
+
+@pytest.mark.unit
+def test_catalogue_check_fails_when_stale(tmp_path):
+    from transforms.indicators.docs import main
+
+    stale = tmp_path / "indicators.md"
+    stale.write_text("# old\n", encoding="utf-8")
+    assert main(["--check", "--out", str(stale)]) == 1
+    assert main(["--out", str(stale)]) == 0 and main(["--check", "--out", str(stale)]) == 0

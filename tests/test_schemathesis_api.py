@@ -144,11 +144,10 @@ def _run_cli(url: str, tokens: Path, app: str, headers: dict[str, str], tmp: Pat
         server.stdout.close()
 
 
-@pytest.mark.parametrize("app", ["recognition", "fhir"])
+@pytest.mark.parametrize("app", _app_names())
 @pytest.mark.parametrize("auth", AUTH_MODES)
 def test_no_server_error_on_generated_requests(seeded, tmp_path, app, auth):
     mode = _mode()
-    assert app in _app_names(), f"{app} is no longer registered; update this test's app list"
     url, tokens, tok = seeded
     if mode == "inprocess":
         _run_inprocess(url, tokens, app, _headers(tok, auth))
@@ -156,9 +155,9 @@ def test_no_server_error_on_generated_requests(seeded, tmp_path, app, auth):
         _run_cli(url, tokens, app, _headers(tok, auth), tmp_path)
 
 
-def test_every_registered_app_is_fuzzed():
-    """A new app in the registry must be added to the parametrisation above."""
-    assert _app_names() == ["fhir", "recognition"]
+def test_the_services_under_test_are_registered():
+    """The parametrisation comes from the registry; the two original services must be in it."""
+    assert {"fhir", "recognition"} <= set(_app_names())
 
 
 def test_harness_detects_a_server_error(seeded, monkeypatch):

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import CronDataIntervalTimetable
 
 SOURCES: tuple[str, ...] = ("registry", "public_health", "signing", "his", "lis", "pacs", "fhir")
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {"rhp", "source", "warehouse", "serve", "quality", "indicators", "recognition", "feed", "maintenance"}
 )
 START_DATE = datetime(2026, 1, 1)
+LOCAL_TZ = "Asia/Shanghai"  # submissions, deadlines and "a day" are local wall-clock notions
+# Each run covers [yesterday 07:00, today 07:00) local and starts at 07:00, after the 06:00
+# submission deadline: its data interval starts on the day it processes (a data-interval
+# timetable, not Airflow 3's default cron *trigger* timetable, whose interval is a point).
+SOURCE_TIMETABLE = CronDataIntervalTimetable("0 7 * * *", timezone=LOCAL_TZ)
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "data-engineering",
@@ -48,4 +56,4 @@ def partition_day(context: dict[str, Any]) -> date:
     start = context.get("data_interval_start") or context.get("logical_date")
     if start is None:
         raise ValueError("run has no data interval and no params.day: cannot choose a partition")
-    return start.date()
+    return start.astimezone(ZoneInfo(LOCAL_TZ)).date() if start.tzinfo else start.date()

@@ -14,7 +14,13 @@ from typing import Any
 from airflow.sdk import Asset, Param, dag, task, task_group
 
 from plugins.rhp_airflow.alerts import on_task_failure
-from plugins.rhp_airflow.common import DEFAULT_ARGS, START_DATE, partition_day, source_asset_uri
+from plugins.rhp_airflow.common import (
+    DEFAULT_ARGS,
+    SOURCE_TIMETABLE,
+    START_DATE,
+    partition_day,
+    source_asset_uri,
+)
 from plugins.rhp_airflow.sensors import SubmissionDeadlineSensor
 
 
@@ -25,7 +31,7 @@ def _stage(stage: str, source: str, institution: str, context: dict[str, Any]) -
     return run_stage(stage, load_settings(), source, institution, partition_day(context))  # type: ignore[arg-type]
 
 
-def build_source_dag(source: str, schedule: str | None = "0 7 * * *"):
+def build_source_dag(source: str, schedule: object = SOURCE_TIMETABLE):
     """Build the DAG for one source family (``his``, ``lis``, ...)."""
 
     @dag(

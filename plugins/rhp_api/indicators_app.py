@@ -2,7 +2,7 @@
 
 Routes (relative to the mount prefix, ``/rhp-indicators`` under Airflow):
 ``GET /health``, ``GET /indicators``, ``GET /indicators/{code}``,
-``GET /indicators/{code}/values?period_type=&dimension=&period=``,
+``GET /indicators/{code}/values?period_type=&dimension=&period=&published=true|false``,
 ``GET /indicators/{code}/drilldown?period_type=&period=&dimension=&member=&limit=``,
 ``GET /quality/{month}?lang=zh|en``.
 Every call is authenticated and audited like the lookup service; drill-down rows carry a
@@ -81,7 +81,7 @@ def create_app(warehouse_url: str | None = None, tokens_path: Path | None = None
 
     @app.get("/indicators/{code}/values")
     def values_route(request: Request, code: str, period_type: str | None = None, dimension: str | None = None,
-                     period: str | None = None):
+                     period: str | None = None, published: str | None = None):
         def work(ev: AuditEvent):
             authorise(ctx, request, "indicators", ev)
             ind = indicator(code)
@@ -89,10 +89,13 @@ def create_app(warehouse_url: str | None = None, tokens_path: Path | None = None
             dim = dimension or "institution"
             if dim not in ind.dimensions:
                 raise ApiError(400, "bad_request", f"{code} has no dimension {dim[:30]!r}; declared: {ind.dimensions}")
-            ev.detail = f"{code} {pt} {label} by {dim}"
+            if published not in (None, "true", "false"):
+                raise ApiError(400, "bad_request", "published must be true or false")
+            only_published = published == "true"
+            ev.detail = f"{code} {pt} {label} by {dim}{' published' if only_published else ''}"
             with ctx.engine.connect() as conn:
-                return {"indicator": code, "period_type": pt, "dimension": dim,
-                        "values": values(conn, ind, pt, dim, label)}  # type: ignore[arg-type]
+                return {"indicator": code, "period_type": pt, "dimension": dim, "published_only": only_published,
+                        "values": values(conn, ind, pt, dim, label, published_only=only_published)}  # type: ignore[arg-type]
 
         return audited(ctx, request, "indicators", work)
 

@@ -110,6 +110,8 @@ def compute(conn: Connection, ind: Indicator, period: Period, dimension: Dimensi
 def drill_down(conn: Connection, ind: Indicator, period: Period, dimension: Dimension, dimension_value: str,
                limit: int = 200, as_of: datetime | None = None) -> list[dict[str, Any]]:
     """The rows behind one value, with the person key shortened so nobody is identified."""
+    if dimension not in ind.dimensions:
+        raise ValueError(f"{ind.code} is not declared for dimension {dimension!r}; declared: {ind.dimensions}")
     expr, join = DIMENSION_SQL[dimension]
     sql = (f"SELECT b.row_id, b.institution_code, b.event_date, b.person_key, b.doctor_id, b.team_id, b.num, b.den "
            f"FROM ({base_query(ind)}) b {join} WHERE {expr} = :dim_value ORDER BY b.event_date, b.row_id LIMIT :lim")
