@@ -15,7 +15,7 @@ It prints one line per day and exits 1 on any mismatch or pipeline error.
 
     python -m bench.soak --days 30                   # plain functions (default)
     python -m bench.soak --days 7 --airflow          # through the real DAGs (dag.test)
-    python -m bench.soak --days 3 --home /tmp/soak --no-post-load
+    python -m bench.soak --days 3 --home /tmp/soak --no-post-load --sources registry,his
 
 The same module holds ``fingerprint`` (an order-independent digest of every warehouse table),
 used by the crash/rerun tests in tests/test_reliability_*.py.

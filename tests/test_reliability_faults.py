@@ -25,8 +25,7 @@ from bench.soak import diff_fingerprints, table_fingerprint, warehouse_tables
 
 DAY = date(2026, 11, 1)
 PART = ("his", "H31011400101")
-# Known bug (see tests/test_reliability_kill.py::test_standardise_rerun_keeps_person_link).
-KNOWN_BUG_SKIP = {"person_link": {"n_records"}}
+KNOWN_BUG_SKIP: dict[str, set[str]] = {}  # the person_link rerun bug is fixed (test_reliability_kill.py)
 STAGES = ("ingest", "standardise", "validate", "fhir", "load")
 ENOSPC = OSError(errno.ENOSPC, "No space left on device (injected by test)")
 
@@ -135,14 +134,9 @@ class _WriteFault:
 
 # Stages whose lake output is replaced in place (old folder removed, then tables written one by
 # one): a failure part-way leaves a partly written partition in the lake until the retry.
-_LAKE_NOT_ATOMIC = {
-    # "ingest": fixed by H2 — batches are staged as .parquet.tmp and published only after the whole partition.
-    "standardise": "bug: standardise_partition removes the partition's standard folder per table and then writes "
-                   "(transforms/standardise/run.py:173-174 shutil.rmtree then _write), so ENOSPC part-way leaves "
-                   "the standard layer of the partition partly deleted until the retry",
-    "validate": "bug: validate_partition removes each table's validated folder and rewrites it inside the loop "
-                "(transforms/validation/run.py:244-246 shutil.rmtree then to_parquet), so ENOSPC part-way leaves "
-                "the validated layer of the partition partly deleted until the retry",
+_LAKE_NOT_ATOMIC: dict[str, str] = {
+    # ingest (staged .parquet.tmp files), standardise and validate (transforms/lakeio.staged_partition)
+    # publish a partition whole or not at all; nothing is expected to fail here any more.
 }
 
 

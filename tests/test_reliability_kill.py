@@ -32,9 +32,9 @@ PARTS = "registry/310114,his/H31011400101,lis/H31011400001"
 # The child: run every stage of PARTS; optionally pause (marker + sleep) at one point.
 #   RHP_TEST_PAUSE=load:N   after the marts of the N-th load are refreshed, before its COMMIT
 #   RHP_TEST_PAUSE=write:N  at the N-th Parquet write of the run (ingest, standardise, validate, fhir)
-# Known bug, exposed by test_standardise_rerun_keeps_person_link below: a rerun of standardise adds
-# the batch's n_records to person_link again. Left out here so the kill tests check everything else.
-KNOWN_BUG_SKIP = {"person_link": {"n_records"}}
+# Nothing is left out: person_link.n_records is a sum over partitions (person_link_partition),
+# so a rerun no longer inflates it (test_standardise_rerun_keeps_person_link below).
+KNOWN_BUG_SKIP: dict[str, set[str]] = {}
 
 DRIVER = r"""
 import os, sys, time
@@ -181,9 +181,6 @@ def test_kill9_in_load_then_rerun_equals_clean_run_postgres(tmp_path, landing, p
 
 
 @pytest.mark.local
-@pytest.mark.xfail(strict=True, reason="bug: rerunning standardise for the same batch adds its n_records to "
-                   "person_link again (transforms/identity/mpi.py:192 `int(old[6]) + rec.n_records`), so the "
-                   "stage is not idempotent; it should replace the batch's contribution, not add to it")
 def test_standardise_rerun_keeps_person_link(rhp_home, monkeypatch, landing):
     from transforms.pipeline import run_stage
     from transforms.settings import load_settings

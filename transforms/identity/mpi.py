@@ -175,10 +175,46 @@ def _replace_rows(conn: Connection, rows: list[dict]) -> None:
                  rows)
 
 
-def upsert_links(conn: Connection, links: dict[str, LinkRecord], day: date) -> int:
-    """Merge this batch's links into ``person_link`` (first_seen kept, institutions unioned)."""
+def _partition_totals(conn: Connection, links: dict[str, LinkRecord], day: date, source: str,
+                      institution: str) -> dict[str, int]:
+    """Replace this partition's per-link counts; return each link's total over all partitions."""
+    conn.execute(sa.text("DELETE FROM person_link_partition WHERE source = :s AND institution_code = :i "
+                         "AND partition_date = :d"), {"s": source, "i": institution, "d": day})
+    frame = pd.DataFrame({"link_hash": list(links), "source": source, "institution_code": institution,
+                          "partition_date": day, "n_records": [r.n_records for r in links.values()]})
+    if conn.dialect.name.startswith("duckdb"):
+        raw = conn.connection.driver_connection
+        raw.register("_link_counts", frame)
+        try:
+            raw.execute("INSERT INTO person_link_partition SELECT link_hash, source, institution_code, "
+                        "CAST(partition_date AS DATE), n_records FROM _link_counts")
+            totals = raw.execute("SELECT p.link_hash, SUM(p.n_records) FROM person_link_partition p "
+                                 "JOIN _link_counts c USING (link_hash) GROUP BY 1").fetchall()
+        finally:
+            raw.unregister("_link_counts")
+        return {h: int(n) for h, n in totals}
+    conn.execute(sa.text("INSERT INTO person_link_partition VALUES (:link_hash, :source, :institution_code, "
+                         ":partition_date, :n_records)"), frame.to_dict("records"))
+    out: dict[str, int] = {}
+    hashes = list(links)
+    for start in range(0, len(hashes), 500):
+        params = {f"h{j}": h for j, h in enumerate(hashes[start:start + 500])}
+        q = sa.text("SELECT link_hash, SUM(n_records) FROM person_link_partition "
+                    f"WHERE link_hash IN ({', '.join(':' + p for p in params)}) GROUP BY link_hash")
+        out.update({h: int(n) for h, n in conn.execute(q, params)})
+    return out
+
+
+def upsert_links(conn: Connection, links: dict[str, LinkRecord], day: date, source: str | None = None,
+                 institution: str | None = None) -> int:
+    """Merge this partition's links into ``person_link`` (first_seen kept, institutions unioned).
+
+    With ``source`` and ``institution`` (the stage always passes them) ``n_records`` is the sum
+    over partitions, so rerunning a partition does not inflate it.
+    """
     if not links:
         return 0
+    totals = _partition_totals(conn, links, day, source, institution) if source and institution else None
     existing = _existing(conn, list(links))
     rows = []
     for h, rec in links.items():
@@ -189,10 +225,11 @@ def upsert_links(conn: Connection, links: dict[str, LinkRecord], day: date) -> i
             rows.append({"link_hash": h, "link_type": rec.link_type, "person_key": old[1], "link_method": old[2],
                          "first_seen": min(first, day), "last_seen": max(last, day),
                          "institutions": "|".join(sorted(set(old[5].split("|")) | rec.institutions)),
-                         "n_records": int(old[6]) + rec.n_records})
+                         "n_records": totals[h] if totals else int(old[6]) + rec.n_records})
         else:
             rows.append({"link_hash": h, "link_type": rec.link_type, "person_key": rec.person_key,
                          "link_method": rec.link_method, "first_seen": day, "last_seen": day,
-                         "institutions": "|".join(sorted(rec.institutions)), "n_records": rec.n_records})
+                         "institutions": "|".join(sorted(rec.institutions)),
+                         "n_records": totals[h] if totals else rec.n_records})
     _replace_rows(conn, rows)
     return len(rows)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from transforms.canonical import LINEAGE_FIELDS, PERSON_FIELDS, TABLES, Table
+from transforms.lakeio import staged_partition
 from transforms.settings import Settings, pseudonym_key
 from transforms.standardise.casting import cast_column
 from transforms.standardise.codes import add_code_columns, map_concept, map_domain, map_multi_domain
@@ -170,37 +171,40 @@ def standardise_partition(settings: Settings, source: str, institution: str, day
     for name, table in TABLES.items():
         raw_dir = partition_dir(settings.raw, name, source, institution, day)
         out_dir = partition_dir(settings.standard, name, source, institution, day)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
         files = sorted(raw_dir.glob("*.parquet")) if raw_dir.is_dir() else []
-        for path in files:
-            raw = pd.read_parquet(path)
-            std, links, rows = standardise_frame(raw, table, cs, config, key, source, institution, known)
-            for h, rec in links.items():
-                if rec.link_type == "demographic":
-                    known.setdefault(h, rec.person_key)
-                if h in all_links:
-                    all_links[h].n_records += rec.n_records
-                else:
-                    all_links[h] = rec
-            for r in rows:
-                k = (r["table_name"], r["field"], r["kind"], r["dictionary"], r["local_code"])
-                if k in unmapped:
-                    unmapped[k]["n_records"] += r["n_records"]
-                else:
-                    unmapped[k] = dict(r)
-            _write(std, out_dir / path.name)
-            report.files += 1
-            report.rows_in += len(raw)
-            report.rows_out += len(std)
-            report.rows_with_issues += int(std["_std_issues"].notna().sum())
-            if "id_valid" in std:
-                report.id_invalid += int((~std["id_valid"].fillna(False)).sum())
-                methods.update(std["link_method"].dropna().tolist())
-            report.tables[name] = report.tables.get(name, 0) + len(std)
+        if not files:
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            continue
+        with staged_partition(out_dir) as staging:
+            for path in files:
+                raw = pd.read_parquet(path)
+                std, links, rows = standardise_frame(raw, table, cs, config, key, source, institution, known)
+                for h, rec in links.items():
+                    if rec.link_type == "demographic":
+                        known.setdefault(h, rec.person_key)
+                    if h in all_links:
+                        all_links[h].n_records += rec.n_records
+                    else:
+                        all_links[h] = rec
+                for r in rows:
+                    k = (r["table_name"], r["field"], r["kind"], r["dictionary"], r["local_code"])
+                    if k in unmapped:
+                        unmapped[k]["n_records"] += r["n_records"]
+                    else:
+                        unmapped[k] = dict(r)
+                _write(std, staging / path.name)
+                report.files += 1
+                report.rows_in += len(raw)
+                report.rows_out += len(std)
+                report.rows_with_issues += int(std["_std_issues"].notna().sum())
+                if "id_valid" in std:
+                    report.id_invalid += int((~std["id_valid"].fillna(False)).sum())
+                    methods.update(std["link_method"].dropna().tolist())
+                report.tables[name] = report.tables.get(name, 0) + len(std)
     with transaction(settings.warehouse_url) as conn:
         record_unmapped(conn, source, institution, day, list(unmapped.values()))
-        upsert_links(conn, all_links, day)
+        upsert_links(conn, all_links, day, source, institution)
     report.unmapped_codes = len(unmapped)
     report.link_methods = dict(methods)
     return report

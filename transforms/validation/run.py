@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from transforms.lakeio import staged_partition
 from transforms.settings import Settings
 from transforms.validation.catalogue import MART_TABLES, Check, checks_for, load_catalogue
 from transforms.validation.checktypes import RefSets, describe
@@ -270,37 +270,35 @@ def validate_partition(settings: Settings, source: str, institution: str, day: d
             by_id = {c.check_id: c for c in checks}
             refs = load_refs(settings, conn, checks)
             out_dir = _partition(settings.lake / "validated", table, source, institution, day)
-            if out_dir.exists():
-                shutil.rmtree(out_dir)
-            out_dir.mkdir(parents=True)
             counts = TableCounts()
-            for f in files:
-                df = pd.read_parquet(f)
-                batch_id = str(df["_batch_id"].iloc[0]) if "_batch_id" in df.columns and len(df) else f.stem
-                kept, repeats, first_line = split_exact_duplicates(df)
-                res = validate_frame(kept, checks, refs)
-                res.validated.to_parquet(out_dir / f.name, index=False)
-                q = quarantine_rows(table, res.rejected, res.reject_checks, by_id, batch_id, institution, day, now)
-                q += duplicate_rows(table, repeats, first_line, batch_id, institution, day, now)
-                conn.execute(sa.text("DELETE FROM quarantine WHERE stage = :s AND batch_id = :b AND dataset = :t"),
-                             {"s": STAGE, "b": batch_id, "t": table})
-                insert_rows(conn, "quarantine", q)
-                conn.execute(sa.text("DELETE FROM dq_warning WHERE batch_id = :b AND dataset = :t"),
-                             {"b": batch_id, "t": table})
-                insert_rows(conn, "dq_warning", warning_rows(table, res.validated, by_id, batch_id, institution,
-                                                             day, now))
-                conn.execute(sa.text("DELETE FROM dq_check_result WHERE batch_id = :b AND table_name = :t"),
-                             {"b": batch_id, "t": table})
-                insert_rows(conn, "dq_check_result", result_rows(res.outcomes, batch_id, table, "standard", source,
-                                                                 institution, day, now))
-                counts.rows_in += len(df)
-                counts.rows_validated += len(res.validated)
-                counts.rows_quarantined += len(res.rejected) + len(repeats)
-                counts.rows_exact_duplicates += len(repeats)
-                counts.rows_with_warnings += int((res.validated[WARNINGS_COL].fillna("") != "").sum())
-                report.checks_run += sum(o.status != "not_run" for o in res.outcomes)
-                report.checks_failed += sum(o.status == "fail" for o in res.outcomes)
-                report.checks_not_run += sum(o.status == "not_run" for o in res.outcomes)
+            with staged_partition(out_dir) as staging:
+                for f in files:
+                    df = pd.read_parquet(f)
+                    batch_id = str(df["_batch_id"].iloc[0]) if "_batch_id" in df.columns and len(df) else f.stem
+                    kept, repeats, first_line = split_exact_duplicates(df)
+                    res = validate_frame(kept, checks, refs)
+                    res.validated.to_parquet(staging / f.name, index=False)
+                    q = quarantine_rows(table, res.rejected, res.reject_checks, by_id, batch_id, institution, day, now)
+                    q += duplicate_rows(table, repeats, first_line, batch_id, institution, day, now)
+                    conn.execute(sa.text("DELETE FROM quarantine WHERE stage = :s AND batch_id = :b AND dataset = :t"),
+                                 {"s": STAGE, "b": batch_id, "t": table})
+                    insert_rows(conn, "quarantine", q)
+                    conn.execute(sa.text("DELETE FROM dq_warning WHERE batch_id = :b AND dataset = :t"),
+                                 {"b": batch_id, "t": table})
+                    insert_rows(conn, "dq_warning", warning_rows(table, res.validated, by_id, batch_id, institution,
+                                                                 day, now))
+                    conn.execute(sa.text("DELETE FROM dq_check_result WHERE batch_id = :b AND table_name = :t"),
+                                 {"b": batch_id, "t": table})
+                    insert_rows(conn, "dq_check_result", result_rows(res.outcomes, batch_id, table, "standard", source,
+                                                                     institution, day, now))
+                    counts.rows_in += len(df)
+                    counts.rows_validated += len(res.validated)
+                    counts.rows_quarantined += len(res.rejected) + len(repeats)
+                    counts.rows_exact_duplicates += len(repeats)
+                    counts.rows_with_warnings += int((res.validated[WARNINGS_COL].fillna("") != "").sum())
+                    report.checks_run += sum(o.status != "not_run" for o in res.outcomes)
+                    report.checks_failed += sum(o.status == "fail" for o in res.outcomes)
+                    report.checks_not_run += sum(o.status == "not_run" for o in res.outcomes)
             report.tables[table] = vars(counts)
             report.rows_in += counts.rows_in
             report.rows_out += counts.rows_validated
