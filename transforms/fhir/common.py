@@ -189,7 +189,7 @@ def org_ref(code: Any) -> dict[str, str] | None:
 
     if code is None or code == "":
         return None
-    # identifier too (logical reference): the warehouse views read codes without a join (H6)
+    # identifier too (logical reference): the warehouse views read codes without a join
     return {**ref("Organization", "institution", code),
             "identifier": {"system": systems.INSTITUTION_CODE, "value": str(code)}}
 

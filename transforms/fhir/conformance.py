@@ -1,6 +1,6 @@
 """Conformance against a peer: our HL7 v2 -> FHIR path compared with Microsoft FHIR-Converter.
 
-Our path is the production one: H2's reader (``transforms.ingest.readers.iter_records`` with
+Our path is the production one: the ingest reader (``transforms.ingest.readers.iter_records`` with
 ``mappings/sources/hl7v2_generic.yaml``) -> ``transforms.standardise.run.standardise_frame`` ->
 our builders. The peer is the converter's expected Bundle in the fixtures. We compare only
 the fields that matter downstream, after normalising spelling (instants to UTC, numbers,

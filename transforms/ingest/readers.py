@@ -37,7 +37,7 @@ def iter_records(path: Path, profile: SourceProfile, spec: FileSpec, *,
         return _iter_csv(path, profile, spec, notes)
     if fmt == "xlsx":
         return _iter_xlsx(path, spec, notes)
-    if fmt in ("fhir_ndjson", "fhir_bundle"):  # FHIR-native submissions (H4): same path downstream
+    if fmt in ("fhir_ndjson", "fhir_bundle"):  # FHIR-native submissions: same path downstream
         from transforms.fhir.native import iter_fhir_records
 
         return iter_fhir_records(path, profile, spec)

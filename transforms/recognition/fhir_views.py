@@ -119,7 +119,7 @@ def everything_bundle(conn: Connection, person_key: str) -> dict:
 
 
 def everything(conn: Connection, person_key: str) -> dict:
-    """H4's ``everything_bundle`` when it exists, else the fallback above."""
+    """The FHIR layer's ``everything_bundle`` when it exists, else the fallback above."""
     try:
         from transforms.fhir.bundle import everything_bundle as h4_bundle  # type: ignore[import-not-found]
     except ImportError:

@@ -74,12 +74,12 @@ EXT_LINEAGE = f"{PLATFORM}/StructureDefinition/lineage"  # batch, file, line, me
 EXT_UNMAPPED = f"{PLATFORM}/StructureDefinition/unmapped-code"
 EXT_LINK_METHOD = f"{PLATFORM}/StructureDefinition/identity-link-method"
 
-# Added by the terminology module (H3): value domains without a constant above.
+# Added by the terminology module: value domains without a constant above.
 RESULT_STATUS = f"{PLATFORM}/CodeSystem/result-status"
 FOLLOWUP_MODE = f"{PLATFORM}/CodeSystem/followup-mode"
 VACCINE = f"{PLATFORM}/CodeSystem/vaccine"  # synthetic NIP vaccine codes (mappings/codesystems/value_domains)
 
-# FHIR layer (H4): systems and extensions used by transforms/fhir builders
+# FHIR layer: systems and extensions used by transforms/fhir builders
 SNOMED = "http://snomed.info/sct"
 DICOM_UID = "urn:dicom:uid"
 BATCH_ID = f"{PLATFORM}/identifier/batch"
@@ -122,7 +122,7 @@ EXT_REPORT_KIND = f"{PLATFORM}/StructureDefinition/report-kind"  # count | expli
 EXT_DIAGNOSIS_SEQ = f"{PLATFORM}/StructureDefinition/diagnosis-seq"
 EXT_REFERRAL_NO = f"{PLATFORM}/StructureDefinition/referral-no"
 
-# 互认 (result mutual recognition), added by H8
+# 互认 (result mutual recognition)
 EXT_RECOGNITION = f"{PLATFORM}/StructureDefinition/recognition"  # sub-extensions status/reason/validUntil/hrScope
 RECOGNITION_STATUS = f"{PLATFORM}/CodeSystem/recognition-status"
 DICOM_UID = "urn:dicom:uid"  # identifier system for DICOM study instance UIDs

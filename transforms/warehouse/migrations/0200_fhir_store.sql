@@ -1,7 +1,7 @@
 -- FHIR store: the latest version of every resource, keyed on (resource_type, id).
 -- Loads merge one lake partition (source, institution, date) into it; see load.py.
 CREATE TABLE IF NOT EXISTS fhir_resource (
-    id VARCHAR NOT NULL,                   -- deterministic resource id (H4)
+    id VARCHAR NOT NULL,                   -- deterministic resource id
     resource_type VARCHAR NOT NULL,
     person_key VARCHAR,                    -- HMAC pseudonym, NULL for non-person resources
 -- duckdb:    resource JSON NOT NULL,
