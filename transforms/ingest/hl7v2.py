@@ -153,6 +153,14 @@ def iter_messages(segments: Iterator[Segment]) -> Iterator[Message]:
             else:
                 in_file = in_batch = False
         else:
+            if current is not None and sid in ONCE_PER_ADT and _is_adt(current) and \
+                    any(s.text[:3] == sid for s in current.segments):
+                # an ADT message carries one EVN and one PID: a second one is the next message
+                # arriving without its MSH, not part of this one
+                yield current
+                current = start(None)
+                current.errors.append(("missing_msh", f"segment {seg.number} ({sid}) repeats inside an ADT "
+                                                      "message: the message it starts has no MSH"))
             if current is None:
                 current = start(None)
                 current.errors.append(("missing_msh", f"segment {seg.number} ({sid}) comes before any MSH"))
@@ -161,6 +169,17 @@ def iter_messages(segments: Iterator[Segment]) -> Iterator[Message]:
             current.segments.append(seg)
     if current is not None:
         yield current
+
+
+ONCE_PER_ADT = frozenset({"EVN", "PID"})
+
+
+def _is_adt(msg: Message) -> bool:
+    first = msg.segments[0].text if msg.segments else ""
+    if not first.startswith("MSH") or len(first) < 4:
+        return False
+    fields = first.split(first[3])
+    return len(fields) > 8 and fields[8].startswith("ADT")
 
 
 def current_sep(msg: Message) -> str:
