@@ -19,7 +19,7 @@ from transforms.settings import EXPECTATIONS_DIR
 
 CheckType = Literal[
     "not_null", "in_set", "regex", "not_regex", "between", "pair_order", "date_span",
-    "decimals", "unique", "sum_le", "foreign_key",
+    "decimals", "unique", "sum_le", "foreign_key", "near_duplicate",
 ]
 Category = Literal["Conformance", "Completeness", "Plausibility"]
 Severity = Literal["error", "warning"]
@@ -47,9 +47,10 @@ _PARAMS: dict[str, tuple[set[str], set[str]]] = {
     "unique": (set(), set()),
     "sum_le": (set(), {"max", "max_field", "tolerance"}),
     "foreign_key": ({"ref_table", "ref_field"}, set()),
+    "near_duplicate": ({"time_field", "id_field", "within_minutes"}, set()),
 }
 _FIELD_COUNT: dict[str, tuple[int, int]] = {  # (min, max) number of fields per check type
-    "pair_order": (2, 2), "date_span": (2, 2), "unique": (1, 8), "sum_le": (1, 8),
+    "pair_order": (2, 2), "date_span": (2, 2), "unique": (1, 8), "sum_le": (1, 8), "near_duplicate": (1, 8),
 }
 
 
@@ -119,6 +120,9 @@ class Check(BaseModel):
         cols = list(self.fields) + list(self.params.get("where", {}))
         if "max_field" in self.params:
             cols.append(self.params["max_field"])
+        for key in ("time_field", "id_field"):
+            if key in self.params:
+                cols.append(self.params[key])
         return list(dict.fromkeys(cols))
 
 

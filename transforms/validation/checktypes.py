@@ -128,6 +128,23 @@ def _p_sum_le(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     return cap.notna() & _bool(total > cap + tol)
 
 
+def _p_near_duplicate(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
+    """A later row with the same key fields, another id, within ``within_minutes`` of the one before it."""
+    t, i = c.params["time_field"], c.params["id_field"]
+    keys = list(c.fields)
+    sub = df.loc[scope_mask(df, c), [*keys, t, i]].copy()
+    sub = sub[sub[keys].notna().all(axis=1) & sub[t].notna()]
+    if sub.empty:
+        return pd.Series(False, index=df.index)
+    sub["_t"] = pd.to_datetime(sub[t], errors="coerce")
+    sub = sub.sort_values([*keys, "_t", i], kind="stable")
+    grp = sub.groupby(keys, sort=False, dropna=False)
+    prev_t, prev_i = grp["_t"].shift(), grp[i].shift()
+    near = prev_t.notna() & ((sub["_t"] - prev_t) <= pd.Timedelta(minutes=float(c.params["within_minutes"]))) \
+        & (prev_i.astype("string") != sub[i].astype("string")).fillna(False)
+    return near.reindex(df.index, fill_value=False).astype(bool)
+
+
 def _p_foreign_key(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     key = (c.params["ref_table"], c.params["ref_field"])
     if key not in refs:
@@ -140,6 +157,7 @@ PANDAS: dict[str, Callable[[pd.DataFrame, Check, RefSets], pd.Series]] = {
     "not_null": _p_not_null, "in_set": _p_in_set, "regex": _p_regex, "not_regex": _p_not_regex,
     "between": _p_between, "pair_order": _p_pair_order, "date_span": _p_date_span,
     "decimals": _p_decimals, "unique": _p_unique, "sum_le": _p_sum_le, "foreign_key": _p_foreign_key,
+    "near_duplicate": _p_near_duplicate,
 }
 
 
@@ -244,6 +262,22 @@ def unique_window(c: Check) -> str:
             f"ELSE 0 END")
 
 
+def near_duplicate_window(c: Check) -> str:
+    """1 when the previous row with the same key (by time) has another id and is within the window."""
+    t, i = q(c.params["time_field"]), q(c.params["id_field"])
+    keys = ", ".join(q(f) for f in c.fields)
+    w = f"OVER (PARTITION BY ({scope_sql(c)}), {keys} ORDER BY {t}, {i})"
+    minutes = int(c.params["within_minutes"])
+    complete = " AND ".join(f"{q(f)} IS NOT NULL" for f in c.fields)
+    return (f"CASE WHEN {complete} AND {t} IS NOT NULL AND LAG({t}) {w} IS NOT NULL "
+            f"AND CAST({t} AS TIMESTAMP) - CAST(LAG({t}) {w} AS TIMESTAMP) <= INTERVAL '{minutes} minutes' "
+            f"AND CAST(LAG({i}) {w} AS VARCHAR) <> CAST({i} AS VARCHAR) THEN 1 ELSE 0 END")
+
+
+def _s_near_duplicate(c: Check, d: Dialect, w: str) -> str:
+    return f"({w} = 1)"
+
+
 def _s_sum_le(c: Check, d: Dialect, w: str) -> str:
     total = " + ".join(f"COALESCE(CAST({q(f)} AS DOUBLE PRECISION), 0)" for f in c.fields)
     tol = float(c.params.get("tolerance", 0))
@@ -263,6 +297,7 @@ SQL: dict[str, Callable[[Check, Dialect, str], str]] = {
     "not_null": _s_not_null, "in_set": _s_in_set, "regex": _s_regex, "not_regex": _s_not_regex,
     "between": _s_between, "pair_order": _s_pair_order, "date_span": _s_date_span,
     "decimals": _s_decimals, "unique": _s_unique, "sum_le": _s_sum_le, "foreign_key": _s_foreign_key,
+    "near_duplicate": _s_near_duplicate,
 }
 
 

@@ -2,20 +2,28 @@
 
 One scan per table: every check of the table becomes a pair of ``SUM(CASE ...)`` columns
 (scope count, failing count), so pushing a table's checks down costs one query, not one per
-check. The ``unique`` type needs a window, added to the ``base`` relation once per check.
+check. The ``unique`` and ``near_duplicate`` types need a window, added to the ``base`` relation once per check.
 """
 
 from __future__ import annotations
 
 from transforms.validation.catalogue import Check
-from transforms.validation.checktypes import Dialect, failing_sql, q, scope_sql, unique_window
+from transforms.validation.checktypes import (
+    Dialect,
+    failing_sql,
+    near_duplicate_window,
+    q,
+    scope_sql,
+    unique_window,
+)
 
 
 def _base(relation: str, checks: list[Check], select_extra: str = "") -> tuple[str, list[str]]:
     windows, cols = [], []
     for i, c in enumerate(checks):
-        if c.check_type == "unique":
-            windows.append(f"{unique_window(c)} AS _w{i}")
+        if c.check_type in ("unique", "near_duplicate"):
+            window = unique_window(c) if c.check_type == "unique" else near_duplicate_window(c)
+            windows.append(f"{window} AS _w{i}")
             cols.append(f"_w{i}")
         else:
             cols.append("")
