@@ -142,7 +142,7 @@ def test_gbk_hl7_and_undecodable_message(tmp_path):
                                   "PID-3.2", "OBX-3.1.1", "ZZ1-4.1"])
 def test_plain_field_shortcut_equals_hl7apy(path):
     """The shortcut for fields without separators must give exactly what hl7apy gives."""
-    from hypothesis import given, settings
+    from hypothesis import example, given, settings
     from hypothesis import strategies as st
 
     from transforms.ingest.hl7v2 import extract, extract_hl7apy, parse_path
@@ -154,6 +154,7 @@ def test_plain_field_shortcut_equals_hl7apy(path):
 
     @settings(max_examples=40, deadline=None)
     @given(plain)
+    @example(" ")  # whitespace only: hl7apy blanks it for composite types (found by this test)
     def check(text):
         assert extract(text, p.seg, p.field, p.comp, p.sub, "2.5", enc) == \
             extract_hl7apy(text, p.seg, p.field, p.comp, p.sub, "2.5", enc)

@@ -236,13 +236,14 @@ def extract(text: str, seg: str, fld: int, comp: int | None, sub: int | None, ve
 
     A field holding none of the component, repetition, escape and subcomponent characters
     is one plain value: hl7apy's parse of it is the identity (``test_plain_field_shortcut``
-    checks that on random input), so only structured fields are handed to hl7apy.
+    checks that on random input), so only structured or whitespace-only fields go to hl7apy.
     """
     first = text.split(enc[2], 1)[0]
     if first == "":
         return ""
-    if not any(ch in first for ch in enc[1:]):
+    if first.strip() and not any(ch in first for ch in enc[1:]):
         return first if (comp or 1) == 1 and (sub or 1) == 1 else ""
+    # structured, or whitespace only (hl7apy blanks it for composite types such as CX): exact path
     return extract_hl7apy(first, seg, fld, comp, sub, version, enc)
 
 
