@@ -160,7 +160,8 @@ def test_declarations_are_complete_and_bad_ones_name_the_field(tmp_path):
                  "TC_REFERRAL_SUCCESS_RATE", "CD_HTN_STANDARD_MGMT_RATE", "CD_HTN_CONTROL_RATE",
                  "CD_DM_STANDARD_MGMT_RATE", "CD_DM_CONTROL_RATE", "OP_ALOS", "OP_COST_PER_OUTPATIENT",
                  "OP_COST_PER_INPATIENT", "OP_DRUG_SHARE", "OP_SERVICE_REVENUE_SHARE", "OP_OUTPATIENT_INPATIENT_RATIO",
-                 "OP_BED_OCCUPANCY", "OP_BED_TURNOVER", "EHR_COVERAGE", "EHR_ACTIVE_USE_RATE"]:
+                 "OP_BED_OCCUPANCY", "OP_BED_TURNOVER", "EHR_COVERAGE", "EHR_ACTIVE_USE_RATE",
+                 "MR_RECOGNITION_RATE", "MR_REPEAT_TEST_RATE"]:
         assert code in inds, code
     bad = tmp_path / "bad.yaml"
     bad.write_text("code: X_Y\nname_zh: a\nname_en: b\nfamily: nonsense\n", encoding="utf-8")
