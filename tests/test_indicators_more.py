@@ -93,6 +93,14 @@ def build_more(url: str) -> sa.Engine:
                  is_appointment=False, **_lin(20 + n))
             for n, (e, p, i, s, en, los, tc, dc, sc) in enumerate(ip)
         ])
+        # 互认 outcomes: H1 accepted one eligible case and re-tested one without a reason
+        insert(c, "recognition_outcome", [
+            {"outcome_id": f"O{k}", "lookup_id": f"L{k}", "item_code": "14749-6", "outcome": out,
+             "reason_code": None, "justified": False if out == "retested" else None, "eligible": True,
+             "price_yuan": 12.5, "requesting_institution": "H1", "person_key": "P1", "recorded_by": "dr",
+             "recorded_at": datetime(2026, 11, 20 + k, 9)}
+            for k, out in enumerate(("accepted", "retested"))
+        ])
     return eng
 
 
