@@ -1,7 +1,7 @@
 """Raw floors on the same data each stage handles: what the hardware and libraries allow.
 
-- ingest: pyarrow reading the landed CSV files + plain reads of XLSX/JSON bytes + the ``hl7``
-  package splitting the same HL7 messages;
+- ingest: pyarrow reading the landed CSV files, openpyxl (read-only) the XLSX files,
+  ``json.loads`` the JSON files, and a decode + split of the HL7 batches into segments;
 - standardise and validate: pyarrow reading and writing the same raw / standard Parquet;
 - fhir: ``fhir.resources`` (R4B) validating the same resources one at a time;
 - load: a bare DuckDB ``CREATE TABLE AS SELECT * FROM read_parquet(...)`` of the same FHIR rows.
@@ -24,13 +24,12 @@ def _timed(fn) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
-def ingest_floor(landing: Path) -> tuple[float, int]:
+def ingest_floor(landing: Path, day: str | None = None) -> tuple[float, int]:
+    """Read the same files the ingest stage read (``day``'s folders only, when given)."""
     def run() -> int:
-        import hl7
-
         n = 0
         for p in landing.rglob("*"):
-            if not p.is_file() or p.name.startswith("_"):
+            if not p.is_file() or p.name.startswith("_") or (day and p.parent.name != day):
                 continue
             if p.suffix == ".csv":
                 for enc in ("utf8", "gb18030"):
@@ -39,16 +38,19 @@ def ingest_floor(landing: Path) -> tuple[float, int]:
                         break
                     except Exception:
                         continue
-            elif p.suffix == ".hl7":
+            elif p.suffix == ".hl7":  # the raw read: decode and split into messages and segments
                 text = p.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\r").replace("\n", "\r")
-                for chunk in text.split("MSH|")[1:]:
-                    try:
-                        msg = hl7.parse("MSH|" + chunk.split("\rBTS")[0].split("\rFTS")[0].strip("\r"))
-                        n += sum(1 for s in msg if str(s[0]) == "OBX") or 1
-                    except Exception:
-                        pass
-            else:
-                n += len(p.read_bytes()) and 0
+                n += sum(1 for seg in text.split("\r") if seg.startswith("OBX|")) or text.count("MSH|")
+            elif p.suffix == ".xlsx":
+                import openpyxl
+
+                wb = openpyxl.load_workbook(p, read_only=True)
+                n += sum(1 for _ in wb.active.iter_rows(values_only=True))
+                wb.close()
+            elif p.suffix == ".json":
+                import json as _json
+
+                n += len(_json.loads(p.read_bytes()))
         return n
 
     return _timed(run)

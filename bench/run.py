@@ -70,7 +70,7 @@ def main() -> int:
     rows = {"ingest": _rows(lake / "raw"), "standardise": _rows(lake / "standard"),
             "validate": _rows(lake / "standard"), "fhir": _rows(lake / "fhir" / "parquet"),
             "load": _rows(lake / "fhir" / "parquet")}
-    fl = {"ingest": floors.ingest_floor(home / "landing"), "standardise": floors.parquet_roundtrip_floor(lake / "raw"),
+    fl = {"ingest": floors.ingest_floor(home / "landing", args.day), "standardise": floors.parquet_roundtrip_floor(lake / "raw"),
           "validate": floors.parquet_roundtrip_floor(lake / "standard"),
           "load": floors.load_floor(lake / "fhir" / "parquet")}
     fsec, fn = floors.fhir_floor(lake / "fhir" / "ndjson")
