@@ -154,3 +154,12 @@ def test_property_upgrade_and_checksum(birth, seq):
     wrong = next(c for c in "0123456789X" if c != id18[17])
     assert "checksum" in rid.check(id18[:17] + wrong).issues
     assert rid.check(id18).sex_code == ("1" if seq % 2 else "2")
+
+
+@pytest.mark.unit
+def test_missing_values_from_blank_cells_are_not_names():
+    """A blank cell can arrive as NaN; it is no name and no phone (found on a 10-day synthetic run)."""
+    from transforms.identity.person_key import mask_name, norm_name, norm_phone
+
+    nan = float("nan")
+    assert mask_name(nan) is None and norm_name(nan) is None and norm_phone(nan) is None

@@ -35,7 +35,7 @@ def id_key(key: bytes, id18: str) -> str:
 
 def norm_name(name: str | None) -> str | None:
     """Name for matching: NFKC, no spaces or middle dots, upper-cased Latin letters."""
-    if not name:
+    if not isinstance(name, str) or not name:  # None, NaN from a blank cell, numbers
         return None
     text = unicodedata.normalize("NFKC", name)
     text = re.sub(r"[\s·•.\-]", "", text).upper()
@@ -44,7 +44,7 @@ def norm_name(name: str | None) -> str | None:
 
 def norm_phone(phone: str | None) -> str | None:
     """Phone digits only, without a leading +86/0086 country code."""
-    if not phone:
+    if not isinstance(phone, str) or not phone:
         return None
     digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", phone))
     digits = re.sub(r"^(0086|86)(?=1\d{10}$)", "", digits)
@@ -74,7 +74,7 @@ def local_key(key: bytes, institution: str, local_id: str) -> str:
 
 def mask_name(name: str | None) -> str | None:
     """张三明 → 张*明, 张三 → 张*, 欧阳娜娜 → 欧**娜; Latin names keep the first letter only."""
-    if not name:
+    if not isinstance(name, str) or not name:
         return None
     text = unicodedata.normalize("NFKC", name).strip()
     if not text:
