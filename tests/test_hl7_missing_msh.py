@@ -27,3 +27,18 @@ def test_second_evn_pid_without_msh_is_its_own_rejected_message(tmp_path):
     assert [r.message_id for r in rows] == ["M1", "M3"]
     assert len(rejects) == 1 and rejects[0].check_id == "ingest.hl7.missing_msh"
     assert "adt_20261101.hl7" in rejects[0].reason and "no MSH" in rejects[0].reason
+
+
+def test_oru_second_patient_is_a_lost_msh_only_when_the_profile_says_one_patient_per_message(tmp_path):
+    msh = "MSH|^~\\&|LIS|H1|RHP|RHP|20261101083000||ORU^R01|{id}|P|2.5"
+    body = ("PID|1||P{n}^^^H1||张^三||19800101|M\rOBR|1|O{n}|R{n}|GLU^葡萄糖|||20261101070000\r"
+            "OBX|1|NM|GLU^葡萄糖||5.6|mmol/L|3.9-6.1|N|||F")
+    path = tmp_path / "oru_20261101.hl7"
+    path.write_text("\r".join([msh.format(id="M1"), body.format(n=1), body.format(n=2)]) + "\r", encoding="utf-8")
+    strict = load_profile(MAPPINGS_DIR / "sources" / "lis_hl7v2_oru.yaml")
+    assert strict.hl7_one_patient_per_message
+    recs = list(iter_records(path, strict, strict.files[0]))
+    assert [type(r).__name__ for r in recs] == ["Row", "Reject"]
+    assert recs[1].check_id == "ingest.hl7.missing_msh"
+    lenient = strict.model_copy(update={"hl7_one_patient_per_message": False})
+    assert all(isinstance(r, Row) for r in iter_records(path, lenient, lenient.files[0]))  # legal multi-patient ORU

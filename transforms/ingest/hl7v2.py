@@ -104,8 +104,12 @@ def iter_segments(path: Path, declared: str, notes: ReadNotes) -> Iterator[Segme
                 return
 
 
-def iter_messages(segments: Iterator[Segment]) -> Iterator[Message]:
-    """Cut messages at MSH and envelope segments; orphans and envelope breaks become errors."""
+def iter_messages(segments: Iterator[Segment], single_patient: bool = False) -> Iterator[Message]:
+    """Cut messages at MSH and envelope segments; orphans and envelope breaks become errors.
+
+    ``single_patient``: the sender's contract is one patient per message (profile flag), so a
+    second PID, like a second EVN/PID in any ADT, is the next message arriving without its MSH.
+    """
     in_file = in_batch = False
     current: Message | None = None
     ordinal = 0
@@ -153,14 +157,15 @@ def iter_messages(segments: Iterator[Segment]) -> Iterator[Message]:
             else:
                 in_file = in_batch = False
         else:
-            if current is not None and sid in ONCE_PER_ADT and _is_adt(current) and \
-                    any(s.text[:3] == sid for s in current.segments):
+            once = ONCE_PER_ADT if current is not None and _is_adt(current) else (
+                frozenset({"PID"}) if single_patient else frozenset())
+            if current is not None and sid in once and any(s.text[:3] == sid for s in current.segments):
                 # an ADT message carries one EVN and one PID: a second one is the next message
                 # arriving without its MSH, not part of this one
                 yield current
                 current = start(None)
-                current.errors.append(("missing_msh", f"segment {seg.number} ({sid}) repeats inside an ADT "
-                                                      "message: the message it starts has no MSH"))
+                current.errors.append(("missing_msh", f"segment {seg.number} ({sid}) repeats inside a message "
+                                                      "that carries one: the message it starts has no MSH"))
             if current is None:
                 current = start(None)
                 current.errors.append(("missing_msh", f"segment {seg.number} ({sid}) comes before any MSH"))
@@ -371,7 +376,7 @@ def msh_problem(msg: Message) -> str | None:
 def iter_hl7(path: Path, profile: SourceProfile, spec: FileSpec, notes: ReadNotes) -> Iterator[Row | Reject]:
     """Rows and rejects of one HL7 v2 file, message by message (streaming)."""
     mapper = MessageMapper(profile, spec)
-    for msg in iter_messages(iter_segments(path, profile.encoding, notes)):
+    for msg in iter_messages(iter_segments(path, profile.encoding, notes), profile.hl7_one_patient_per_message):
         if not msg.errors and (problem := msh_problem(msg)):
             msg.errors.append(("bad_msh", problem))
         if msg.errors:

@@ -95,7 +95,9 @@ def audit_defects(conn: Connection, manifest: dict[str, Any], data: dict[str, An
             st = "duplicate" if kind == "duplicate_file" else "corrected"
             where = f"submission_log: {st}" if st in statuses.get(key, set()) else ""
         elif kind == "malformed_hl7":
-            hits = q.get((file, d.get("message_id"))) or q.get((file, None))
+            hits = q.get((file, d.get("message_id"))) or q.get((file, None)) or [
+                c for (f, m), cs in q.items() if f == file and isinstance(m, str) and m.startswith("#")
+                for c in cs if c.startswith("ingest.hl7.")]  # no MSH, so no MSH-10: found by its ordinal
             where = f"quarantine: {hits[0]}" if hits else ""
         elif kind in ("wrong_encoding", "bom"):
             r = log.get(file)

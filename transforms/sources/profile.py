@@ -69,6 +69,9 @@ class SourceProfile(BaseModel):
     encoding: Encoding = "auto"
     delimiter: str = ","
     files: list[FileSpec]
+    hl7_one_patient_per_message: bool = Field(
+        False, description="HL7: the sender sends one patient per message, so a second PID means a lost MSH",
+    )
     dictionaries: dict[str, str] = Field(
         default_factory=dict,
         description="code kind (lab, diagnosis, drug, exam, vaccine) -> local dictionary id in mappings/concept_maps/<kind>/",
