@@ -28,12 +28,9 @@ from transforms.settings import MAPPINGS_DIR, Settings
 from transforms.sources.profile import FileSpec, SourceProfile, load_profiles
 from transforms.sources.records import Reject
 from transforms.warehouse.db import (
-    MIGRATIONS_DIR,
-    applied_migrations,
-    dialect,
     get_engine,
+    migrate,
     replace_partition,
-    split_statements,
 )
 
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -156,18 +153,7 @@ def migrate_core(engine) -> list[str]:
     a later module's migration is broken or mid-edit; the full migrate runs in later stages
     and applies the rest in order, since versions are recorded the same way.
     """
-    done = []
-    with engine.begin() as conn:
-        have = applied_migrations(conn)
-    for path in sorted(MIGRATIONS_DIR.glob("00[0-9][0-9]_*.sql")):
-        if path.stem in have:
-            continue
-        with engine.begin() as conn:
-            for stmt in split_statements(path.read_text(encoding="utf-8"), dialect(conn)):
-                conn.exec_driver_sql(stmt)
-            conn.execute(sa.text("INSERT INTO schema_migrations VALUES (:v, CURRENT_TIMESTAMP)"), {"v": path.stem})
-        done.append(path.stem)
-    return done
+    return migrate(engine, below="0100")
 
 
 def _landing_files(folder: Path) -> list[Path]:

@@ -26,24 +26,10 @@ def own_transaction(url: str) -> Iterator[Connection]:
     Why not ``db.transaction``: standardise runs before the later modules, and must keep
     working while one of their migrations is mid-edit; later stages apply the rest in order.
     """
-    from transforms.warehouse.db import (
-        MIGRATIONS_DIR,
-        applied_migrations,
-        dialect,
-        get_engine,
-        split_statements,
-    )
+    from transforms.warehouse.db import get_engine, migrate
 
     engine = get_engine(url)
-    with engine.begin() as conn:
-        have = applied_migrations(conn)
-    for path in sorted(MIGRATIONS_DIR.glob("0[01][0-9][0-9]_*.sql")):
-        if path.stem in have:
-            continue
-        with engine.begin() as conn:
-            for stmt in split_statements(path.read_text(encoding="utf-8"), dialect(conn)):
-                conn.exec_driver_sql(stmt)
-            conn.execute(sa.text("INSERT INTO schema_migrations VALUES (:v, CURRENT_TIMESTAMP)"), {"v": path.stem})
+    migrate(engine, below="0200")
     with engine.begin() as conn:
         yield conn
 
