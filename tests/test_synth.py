@@ -155,6 +155,20 @@ def test_calendar_rejects_unknown_table(tmp_path):
 
 
 # ---- generated data -----------------------------------------------------------------------
+def test_skipped_days_leave_later_days_unchanged(tmp_path, dirty):
+    """A benchmark generates one late day alone (--skip-days): it must be that day of the full run."""
+    late = tmp_path / "late"
+    generate(late, START, 3, "tiny", 7, 0.05, skip_days=2)
+    day3 = [p for p in (dirty / "landing").rglob("*") if p.is_file() and "2026-03-04" in p.as_posix()]
+    assert day3
+    for p in day3:
+        assert (late / p.relative_to(dirty)).read_bytes() == p.read_bytes(), p
+    written = {p.parent.name for p in (late / "landing").rglob("*") if p.is_file() and "registry" not in p.parts}
+    assert written == {"2026-03-04"}
+    with pytest.raises(ValueError, match="skip_days"):
+        generate(tmp_path / "bad", START, 2, "tiny", 7, 0.05, skip_days=2)
+
+
 @pytest.mark.local
 def test_same_seed_gives_identical_files(tmp_path, dirty):
     again = tmp_path / "again"

@@ -63,12 +63,20 @@ def write_registry(landing: Path, d: District, start: date, log: DefectLog) -> d
 
 
 def generate(out: Path, start: date, days: int, scale: str = "tiny", seed: int = 42,
-             defect_rate: float = 0.02) -> dict[str, Any]:
-    """Write the landing zone; deterministic for the arguments; returns the manifest summary."""
+             defect_rate: float = 0.02, skip_days: int = 0) -> dict[str, Any]:
+    """Write the landing zone; deterministic for the arguments; returns the manifest summary.
+
+    ``skip_days`` leaves out the first days' files (the registry is still written on
+    ``start``): each day is derived from the seed alone, so a later day comes out the same
+    without its predecessors. It lets a benchmark produce one city *daily* day without
+    first writing the one-off snapshot of 25 M health records.
+    """
     if scale not in scales():
         raise ValueError(f"unknown scale {scale!r}; known: {sorted(scales())}")
     if days < 1:
         raise ValueError("days must be >= 1")
+    if not 0 <= skip_days < days:
+        raise ValueError("skip_days must be in [0, days)")
     if not 0 <= defect_rate < 1:
         raise ValueError("defect_rate must be in [0, 1)")
     out = Path(out)
@@ -84,7 +92,7 @@ def generate(out: Path, start: date, days: int, scale: str = "tiny", seed: int =
         registry[dcode] = write_registry(landing, d, start, log)
         institutions += [{"institution_code": i.code, "name": i.name, "inst_type": i.inst_type,
                           "parent_code": i.parent_code} for i in d.institutions]
-        for n in range(days):
+        for n in range(skip_days, days):
             day = start + timedelta(days=n)
             df = DayFiles(landing, day, log)
             df.expect([i.as_row() for i in d.institutions])
@@ -100,7 +108,7 @@ def generate(out: Path, start: date, days: int, scale: str = "tiny", seed: int =
 
             os.utime(p, (t, t))
     defect_counts = log.write(out)
-    summary = {"scale": scale, "seed": seed, "start": start.isoformat(), "days": days,
+    summary = {"scale": scale, "seed": seed, "start": start.isoformat(), "days": days, "skip_days": skip_days,
                "defect_rate": defect_rate, "districts": list(scales()[scale]["districts"]),
                "institutions": institutions, "registry_rows": registry, "rows_generated": dict(sorted(counts.items())),
                "files_opened": files, "defects": defect_counts, "counts": defect_counts, "defects_total": sum(defect_counts.values())}
