@@ -1,7 +1,11 @@
 """Stage benchmark: every stage on one generated day, as rows/s, ratio to its floor, peak RSS.
 
     python -m bench.run --scale district --day 2026-11-01 [--home /tmp/rhp-bench] [--workers 1]
-                        [--skip-generate] [--url postgresql+psycopg://...]
+                        [--daily] [--skip-generate] [--url postgresql+psycopg://...]
+
+``--daily`` generates the day as the second day of a run whose first day is left out
+(``--skip-days 1``): a day of daily changes, not the start-day snapshot of every health
+record and contract (the initial load).
 
 Each stage runs in its own process over all partitions (bench/stage_runner.py), so its peak
 RSS is its own. Floors (bench/floors.py) read or process the same data with the raw tools.
@@ -18,7 +22,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -40,6 +44,7 @@ def main() -> int:
     ap.add_argument("--home", default=None)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--skip-generate", action="store_true")
+    ap.add_argument("--daily", action="store_true", help="generate a daily-changes day, not the start-day snapshot")
     ap.add_argument("--url", default=None, help="warehouse URL (default DuckDB file in the home)")
     args = ap.parse_args()
     home = Path(args.home or f"/tmp/rhp-bench-{args.scale}").resolve()
@@ -55,7 +60,10 @@ def main() -> int:
 
         shutil.rmtree(home, ignore_errors=True)
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "transforms.synth", "--out", str(home), "--start", args.day, "--days", "1",
+        day = date.fromisoformat(args.day)
+        start, days = ((day - timedelta(days=1)).isoformat(), ["--days", "2", "--skip-days", "1"]) if args.daily \
+            else (args.day, ["--days", "1"])
+        subprocess.run([sys.executable, "-m", "transforms.synth", "--out", str(home), "--start", start, *days,
                         "--scale", args.scale, "--seed", "42", "--defect-rate", "0.01"], env=env, check=True)
         result["generate_seconds"] = round(time.perf_counter() - t0, 1)
     for stage in STAGES:
