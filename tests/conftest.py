@@ -7,13 +7,17 @@ Test tiers follow external dependencies (markers in pyproject.toml): unit (none)
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = (REPO.parent / "shared" / "fixtures").resolve()
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PG_ADMIN_URL = os.environ.get("RHP_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/postgres")
 
 
@@ -34,6 +38,27 @@ def rhp_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("RHP_LAKE", raising=False)
     monkeypatch.setenv("RHP_PSEUDONYM_KEY", "test-key-not-a-secret")
     return home
+
+
+@pytest.fixture()
+def chromium(tmp_path) -> Callable[..., subprocess.CompletedProcess]:
+    """Headless Chromium for the tests that render our HTML pages, with a throwaway profile.
+
+    Skips with the reason when Chromium is absent, unless REQUIRE_BROWSER=1 (CI), where the
+    same condition is a failure.
+    """
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but chromium not found at {CHROMIUM}")
+        pytest.skip(f"chromium not found at {CHROMIUM}")
+
+    def run(*args: str, window: str = "1200,1600") -> subprocess.CompletedProcess:
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+                 f"--window-size={window}"]
+        return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
+
+    return run
 
 
 def _pg_available() -> str | None:

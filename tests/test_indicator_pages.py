@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,7 +25,6 @@ from transforms.indicators.store import latest_values, run_indicators
 from transforms.settings import load_settings
 from transforms.warehouse.db import get_engine
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 MONTHS = [parse_period("month", m) for m in ("2026-09", "2026-10", "2026-11")]
 
 
@@ -148,27 +146,17 @@ def test_names_are_escaped(pages):
     assert "<script>" not in text and "&lt;script&gt;" in text
 
 
-def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but chromium not found at {CHROMIUM}")
-        pytest.skip(f"chromium not found at {CHROMIUM}")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp / 'profile'}",
-             "--window-size=1200,1600"]
-    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
-
 
 @pytest.mark.browser
-def test_page_renders_in_headless_chromium(pages, tmp_path):
+def test_page_renders_in_headless_chromium(pages, tmp_path, chromium):
     out, _, _, _, _ = pages
     page = out / "FD_SIGNING_RATE.html"
-    dom = _chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    dom = chromium("--dump-dom", page.as_uri()).stdout
     parsed = parse(dom)
     assert set(parsed.charts) == {"trend", "bars"} and len(parsed.tables["values"]) == 3  # header, C1, C2
     assert "签约率" in dom and "目标 target 75" in dom
     shot = tmp_path / "indicator.png"
-    _chromium(tmp_path, f"--screenshot={shot}", page.as_uri())
+    chromium(f"--screenshot={shot}", page.as_uri())
     assert shot.exists() and shot.stat().st_size > 10_000
     keep = os.environ.get("RHP_SCREENSHOT_DIR")
     if keep:

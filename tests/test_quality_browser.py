@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,10 @@ from transforms.settings import load_settings
 from transforms.warehouse.db import get_engine, migrate
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but chromium not found at {CHROMIUM}")
-        pytest.skip(f"chromium not found at {CHROMIUM}")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp / 'profile'}",
-             "--window-size=1400,2000"]
-    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
 
-
-def test_report_renders_in_headless_chromium(rhp_home, tmp_path):
+def test_report_renders_in_headless_chromium(rhp_home, tmp_path, chromium):
     eng = get_engine(load_settings().warehouse_url)
     migrate(eng)
     with eng.begin() as c:
@@ -38,14 +26,14 @@ def test_report_renders_in_headless_chromium(rhp_home, tmp_path):
         html = render_html(quality_report_data(c, fx.MONTH, lang="zh", calendar=fx.CAL))
     page = tmp_path / "report.html"
     page.write_text(html, encoding="utf-8")
-    dom = _chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    dom = chromium("--dump-dom", page.as_uri(), window="1400,2000").stdout
     assert dom.count("<svg") == 2
     assert dom.count('class="cell cell-') == 3 * 30
     assert "<polyline" in dom and 'id="ranking"' in dom
     ranking = dom.split('id="ranking"')[1].split("</table>")[0]
     assert ranking.count("<tr data-institution=") == 3 and "江桥社区卫生服务中心" in ranking
     shot = tmp_path / "report.png"
-    _chromium(tmp_path, f"--screenshot={shot}", page.as_uri())
+    chromium(f"--screenshot={shot}", page.as_uri(), window="1400,2000")
     assert shot.exists() and shot.stat().st_size > 10_000
     keep = os.environ.get("RHP_SCREENSHOT_DIR")
     if keep:
