@@ -47,6 +47,9 @@ def main() -> int:
     ap.add_argument("--daily", action="store_true", help="generate a daily-changes day, not the start-day snapshot")
     ap.add_argument("--url", default=None, help="warehouse URL (default DuckDB file in the home)")
     args = ap.parse_args()
+    if args.workers > 1 and not (args.url or "").startswith("postgresql"):
+        ap.error("--workers > 1 needs --url postgresql+psycopg://...: the stages write to the warehouse and "
+                 "DuckDB allows one writer process per file (the production topology runs on PostgreSQL)")
     home = Path(args.home or f"/tmp/rhp-bench-{args.scale}").resolve()
     env = {**os.environ, "RHP_HOME": str(home), "PYTHONPATH": str(REPO),
            "RHP_PSEUDONYM_KEY": os.environ.get("RHP_PSEUDONYM_KEY", "bench-key")}
