@@ -17,7 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
-import yaml
 
 from transforms.ingest import submission_log as slog
 from transforms.ingest.quarantine import STAGE, quarantine_row
@@ -32,6 +31,7 @@ from transforms.warehouse.db import (
     migrate,
     replace_partition,
 )
+from transforms.yamlio import load_yaml
 
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -130,7 +130,7 @@ def load_pins(profiles_dir: Path) -> list[dict]:
     path = profiles_dir / "onboarding.yaml"
     if not path.exists():
         return []
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    data = load_yaml(path)
     return list((data or {}).get("pins") or [])
 
 

@@ -15,10 +15,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from transforms.canonical import TABLES
+from transforms.yamlio import load_yaml
 
 Cadence = Literal["daily", "weekly"]
 InstType = Literal["hospital", "chc", "station", "public_health", "lab_centre"]
@@ -98,7 +98,7 @@ class Expected(NamedTuple):
 
 def load_calendar(path: Path) -> Calendar:
     """Read and validate the calendar; errors name the file and the field."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data = load_yaml(path)
     try:
         return Calendar.model_validate(data)
     except Exception as exc:

@@ -16,10 +16,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from transforms.canonical import TABLES
+from transforms.yamlio import load_yaml
 
 Format = Literal["csv", "xlsx", "hl7v2", "json", "ndjson", "fhir_ndjson", "fhir_bundle"]
 Encoding = Literal["utf-8", "utf-8-sig", "gbk", "gb18030", "auto"]
@@ -87,9 +87,6 @@ class SourceProfile(BaseModel):
         return None
 
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster than pure Python
-
-
 def load_profile(path: Path) -> SourceProfile:
     """Read and validate one profile file; errors name the file and the field.
 
@@ -103,7 +100,7 @@ def load_profile(path: Path) -> SourceProfile:
 @lru_cache(maxsize=256)
 def _load_profile_cached(path_str: str, _mtime: int, _size: int) -> SourceProfile:
     path = Path(path_str)
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - safe loader
+    data = load_yaml(path)
     try:
         return SourceProfile.model_validate(data)
     except Exception as exc:  # pydantic.ValidationError: re-raise with the file named
