@@ -5,6 +5,12 @@ Builds one HIS partition of Encounter resources with the FHIR stage's builder, t
 (a) the floor: INSERT INTO a fresh fhir_resource-shaped table FROM read_parquet (resource cast to JSON);
 (b) load_partition's store merge (staging, diff, audit, insert) and mart refresh, first load;
 (c) the rerun (nothing changed).
+
+Whole day (``--day 2026-11-02`` with RHP_HOME set to a copy of a generated home): loads every
+partition of that day with load_partition, in one process, and reports the store merge and the
+mart refresh separately (summed over partitions), the peak RSS, and then the floor measured
+right after on the same files (``bench.floors.load_floor``: CREATE TABLE AS SELECT * FROM
+read_parquet of the day's FHIR Parquet). Ratios are only meaningful within one run.
 """
 
 from __future__ import annotations
@@ -58,10 +64,55 @@ def floor(path: Path, home: Path) -> float:
     return time.perf_counter() - t
 
 
+def day_files(settings: Settings, day: date) -> list[Path]:
+    """The FHIR Parquet files of one day (every source and institution)."""
+    return sorted((settings.fhir / "parquet").glob(f"*/source=*/institution=*/date={day.isoformat()}.parquet"))
+
+
+def bench_day(day: date) -> dict:
+    """Load every partition of ``day`` from RHP_HOME, then time the floor on the same files."""
+    import resource
+    import shutil
+
+    from bench.floors import load_floor
+    from transforms.pipeline import discover
+    from transforms.settings import load_settings
+    from transforms.warehouse.load import load_partition
+
+    s = load_settings()
+    store = marts = 0.0
+    rows = changed = 0
+    t = time.perf_counter()
+    for src, inst, d in discover(s, day):
+        rep = load_partition(s, src, inst, d)
+        store += rep.seconds_store
+        marts += rep.seconds_marts
+        rows += rep.rows_read
+        changed += rep.changed
+    total = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    files = day_files(s, day)
+    tmp = Path(tempfile.mkdtemp())
+    for i, f in enumerate(files):  # the floor reads exactly the day's files
+        dest = tmp / f"{i}" / f.name
+        dest.parent.mkdir()
+        shutil.copy(f, dest)
+    floor_s, floor_rows = load_floor(tmp)
+    shutil.rmtree(tmp)
+    return {"day": day.isoformat(), "rows": rows, "changed": changed, "seconds": round(total, 2),
+            "store_s": round(store, 2), "marts_s": round(marts, 2), "floor_s": round(floor_s, 2),
+            "floor_rows": floor_rows, "store_x": round(store / floor_s, 2), "marts_x": round(marts / floor_s, 2),
+            "total_x": round(total / floor_s, 2), "peak_rss_mb": round(rss)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--day", help="load this whole day from RHP_HOME instead of a generated partition")
     args = ap.parse_args()
+    if args.day:
+        print(json.dumps(bench_day(date.fromisoformat(args.day))))
+        return
     from transforms.warehouse.db import get_engine, migrate
     from transforms.warehouse.load import load_partition
 

@@ -222,8 +222,20 @@ def test_schema_makes_single_valued_paths_plain(dialect):
     many = compile_view({"resource": "Encounter", "select": [{"column": [
         {"name": "code", "path": "type.coding.code.first()"}]}]}, dialect)
     iterate = "list_transform" if dialect == "duckdb" else "jsonb_array_elements"
-    assert iterate not in single and "SELECT" not in single[len("SELECT"):]  # no subquery at all
+    column = single[len("SELECT"):single.index(" FROM ")]
+    assert iterate not in single and "SELECT" not in column  # no subquery in the column
     assert iterate in many
+
+
+@pytest.mark.unit
+def test_duckdb_parses_each_resource_once():
+    """DuckDB JSON is text: every path a view reads comes from ONE json_extract of the resource."""
+    sql = compile_view({"resource": "Encounter", "select": [{"column": [
+        {"name": "start", "path": "period.start"}, {"name": "end", "path": "period.end"},
+        {"name": "code", "path": "type.coding.code.first()"}]}]}, "duckdb")
+    assert sql.replace("r.resource_type", "").count("r.resource") == 1
+    assert """json_extract(r.resource, ['$."period"."start"', '$."period"."end"', '$."type"'])""" in sql
+    assert "\x00" not in sql
 
 
 @pytest.mark.unit

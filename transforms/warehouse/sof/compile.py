@@ -27,6 +27,8 @@ from transforms.warehouse.sof.translate import (
     translate,
 )
 
+_SOURCE = "\x00source\x00"  # where the FROM item goes once the prefetched paths are known
+
 
 @dataclass(frozen=True)
 class CompiledColumn:
@@ -185,6 +187,9 @@ def compile_view_columns(
     model = parse_view(view)
     comp = _Compiler(model, dialect)
     root = "r.resource"
+    prefetch = getattr(comp.d, "prefetch", None)
+    if prefetch is not None:
+        prefetch(root, 'r."_sof_paths"')
     joins, exprs, cols = comp.node(Select(select=model.select), "select", root, "0", model.resource)
     names = [c.name for c in cols]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -193,12 +198,21 @@ def compile_view_columns(
     conds = [f"r.resource_type = {quote_string(model.resource)}"]
     if where_sql:
         conds.append(f"({where_sql})")
-    for i, w in enumerate(model.where):
-        conds.append(_where_sql(w.path, f"where[{i}]", comp.ctx(root, "0", model.resource)))
+    view_conds = [_where_sql(w.path, f"where[{i}]", comp.ctx(root, "0", model.resource))
+                  for i, w in enumerate(model.where)]
     out = [f"r.{quote_ident(p)}" for p in passthrough] + [
         f"{e} AS {quote_ident(c.name)}" for e, c in zip(exprs, cols, strict=True)]
-    sql = f"SELECT {', '.join(out)} FROM {source_table} AS r{joins} WHERE {' AND '.join(conds)}"
-    return sql, cols
+    if prefetch is None:
+        sql = f"SELECT {', '.join(out)} FROM {source_table} AS r{joins} WHERE {' AND '.join(conds + view_conds)}"
+        return sql, cols
+    # DuckDB: the source rows of this resource type, each resource parsed once into the paths the view reads.
+    body = f"SELECT {', '.join(out)} FROM {_SOURCE}{joins} WHERE {' AND '.join(['TRUE', *view_conds])}"
+    body, paths, hoisted = comp.d.prefetch_sql(root, body)  # type: ignore[attr-defined]
+    source = (f"(SELECT r.*, {paths or 'NULL'} AS \"_sof_paths\" FROM {source_table} AS r "
+              f"WHERE {' AND '.join(conds)}) AS r")
+    if hoisted:  # e.g. the extension array as JSON[], cast once per row instead of once per column
+        source = f"(SELECT r.*, {', '.join(hoisted)} FROM {source}) AS r"
+    return body.replace(_SOURCE, source, 1), cols
 
 
 def compile_view(

@@ -7,9 +7,17 @@ JSON array, raise an error), so adding an engine means adding one class here.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 DialectName = Literal["duckdb", "postgresql"]
+_SLOT = re.compile("\x00sofpath([0-9]+)\x00")  # a prefetched path in DuckDB SQL before numbering
+_HOISTED = re.compile("\x00sofrow([0-9]+)\x00")  # a per-row expression of prefetched paths, before naming
+
+
+def _used(pattern: re.Pattern[str], sql: str) -> list[int]:
+    """The numbers of ``pattern``'s placeholders in ``sql``, in first-use order."""
+    return list(dict.fromkeys(int(m.group(1)) for m in pattern.finditer(sql)))
 
 
 def quote_string(value: str) -> str:
@@ -87,14 +95,73 @@ class Dialect:
     def concat_array(self, a: str, b: str) -> str:
         return f"({a} || {b})"
 
+    def hoist(self, base: str, sql: str) -> str:
+        """``sql``, an expression of ``base``, or a reference to it computed once per source row."""
+        return sql
+
 
 class DuckDB(Dialect):
+    """DuckDB spellings; JSON is text there, so every ``json_extract`` parses its document again.
+
+    Why the prefetch: a view reads 20-60 paths of the same resource, and each plain
+    ``json_extract(r.resource, path)`` re-parsed the whole resource (the load's mart refresh
+    was mostly JSON parsing). After ``prefetch(root, column)``, a chain of single-field steps
+    from ``root`` becomes one element of ``column``, a LIST that the compiler fills with ONE
+    ``json_extract(resource, [path, ...])`` per row (one parse), see ``prefetch_sql``.
+    """
+
     name: DialectName = "duckdb"
     json_type_name = "JSON"
     lists = True
 
+    def __init__(self) -> None:
+        self.root: str | None = None
+        self.column = ""
+        self.paths: list[str] = []
+        self._path_of: dict[str, str] = {}
+        self.hoisted: list[str] = []
+
+    def prefetch(self, root: str, column: str) -> None:
+        """From now on, field chains starting at ``root`` read ``column`` (see ``prefetch_sql``)."""
+        self.root, self.column = root, column
+
+    def prefetch_sql(self, resource: str, sql: str) -> tuple[str, str | None, list[str]]:
+        """``sql`` with its prefetched values numbered; the LIST expression over ``resource`` filling the
+        paths (None when none is used); and ``expr AS name`` items computed once per row from those paths.
+
+        Only what is left in ``sql`` is fetched (``a.b`` needs no ``a`` of its own).
+        """
+        hoisted = _used(_HOISTED, sql)
+        names = {n: f'"_sof_h{i}"' for i, n in enumerate(hoisted)}
+        exprs = [self.hoisted[n] for n in hoisted]
+        paths = _used(_SLOT, " ".join([sql, *exprs]))
+        slot = {n: i + 1 for i, n in enumerate(paths)}
+
+        def number(text: str) -> str:
+            text = _HOISTED.sub(lambda m: f"r.{names[int(m.group(1))]}", text)
+            return _SLOT.sub(lambda m: f"{self.column}[{slot[int(m.group(1))]}]", text)
+
+        items = [f"{number(e)} AS {names[n]}" for n, e in zip(hoisted, exprs, strict=True)]
+        fetch = f"json_extract({resource}, [{', '.join(quote_string(self.paths[n]) for n in paths)}])" if paths else None
+        return number(sql), fetch, items
+
     def field(self, x: str, name: str) -> str:
-        return f"json_extract({x}, {quote_string('$.' + quote_ident(name))})"
+        base = "$" if self.root is not None and x == self.root else self._path_of.get(x)
+        if base is None:
+            return f"json_extract({x}, {quote_string('$.' + quote_ident(name))})"
+        path = f"{base}.{quote_ident(name)}"
+        if path not in self.paths:
+            self.paths.append(path)
+        expr = f"\x00sofpath{self.paths.index(path)}\x00"  # numbered in prefetch_sql
+        self._path_of[expr] = path
+        return expr
+
+    def hoist(self, base: str, sql: str) -> str:
+        if base not in self._path_of:
+            return sql
+        if sql not in self.hoisted:
+            self.hoisted.append(sql)
+        return f"\x00sofrow{self.hoisted.index(sql)}\x00"  # named in prefetch_sql
 
     def iterate(self, x: str, alias: str) -> str:
         return (f"json_each(CASE WHEN json_type({x}) = 'ARRAY' THEN {x} "

@@ -325,7 +325,8 @@ def navigate(ctx: Context, base: Coll, name: str) -> Coll:
             return (f"CASE WHEN json_type({f}) = 'ARRAY' THEN CAST({f} AS JSON[]) "
                     f"WHEN {f} IS NULL OR json_type({f}) = 'NULL' THEN CAST([] AS JSON[]) ELSE [{f}] END")
         if base.is_plain:
-            return Coll(value=f"({step(base.value)})", kind="json", is_list=True, ftype=ftype, multi=multi)
+            return Coll(value=d.hoist(d.field(base.value, name), f"({step(base.value)})"), kind="json", is_list=True,
+                        ftype=ftype, multi=multi)
         var = ctx.alias("e")
         return Coll(value=f"flatten(list_transform({as_list(base)}, lambda {var}: {step(var)}))",
                     kind="json", is_list=True, ftype=ftype, multi=multi)
