@@ -168,3 +168,36 @@ def test_csv_parse_error_rejects_the_record_and_continues(tmp_path):
     assert [type(r).__name__ for r in recs] == ["Row", "Reject", "Row"]
     assert recs[1].check_id == "ingest.csv.parse" and recs[1].line == 3 and "field larger" in recs[1].reason
     assert recs[2].values["encounter_no"] == "E3" and recs[2].line == 4
+
+
+_LINES = [HEADER, "E1,H1,张三,门诊,2026-03-01 08:00,/", " E2 , H1 ,李四,门诊,,NULL", "", "   ", "E3,H1,王五",
+          "E4,H1,赵六,门诊,2026-03-01,-,extra", '"E5","H1","钱七","门诊","2026-03-01","1"', '"E6,多行\n续",H1,x,y,z,w',
+          "E7,H1,孙八\r,门诊,t,1", "E8,H1,周九,门诊,t,不适用", "E9,H1,\x00,门诊,t,1", "E10,H1,吴十,急诊,t,2"]
+
+
+@pytest.mark.parametrize("chunk", [16, 64, 1 << 20])
+def test_csv_fast_path_equals_the_line_reader(tmp_path, monkeypatch, chunk):
+    """Plain stretches (RowBlocks) and the csv-module reader give the same rows, rejects and notes,
+    whatever the chunking and wherever the first non-plain line falls (quotes, CR, NUL, GBK)."""
+    import random
+
+    from transforms.ingest import readers
+
+    monkeypatch.setattr(readers, "FAST_CHUNK", chunk)
+    rnd = random.Random(chunk)
+    prof = profile(not_applicable_values=["/", "不适用"])
+    spec = prof.files[0]
+    for case in range(40):
+        body = [rnd.choice(_LINES[1:]) for _ in range(rnd.randint(0, 30))]
+        eol = rnd.choice(["\n", "\r\n"])
+        text = eol.join([HEADER, *body]) + rnd.choice(["", eol])
+        data = text.encode(rnd.choice(["utf-8", "utf-8-sig", "gbk"]), errors="replace")
+        if rnd.random() < 0.2:  # a GBK line in a UTF-8 file, or bytes valid in neither
+            data += rnd.choice(["E11,H1,郑,门诊,t,1\n".encode("gbk"), b"E12,H1,\xff\xfe,x,t,1\n"])
+        p = tmp_path / f"c{case}.csv"
+        p.write_bytes(data)
+        fast_notes, slow_notes = ReadNotes(), ReadNotes()
+        fast = list(iter_records(p, prof, spec, notes=fast_notes))
+        slow = list(readers._iter_csv_lines(p, prof, spec, slow_notes))
+        assert fast == slow, (case, data)
+        assert fast_notes == slow_notes, (case, data)

@@ -2,19 +2,22 @@
 
 Every canonical field is a string (typing is standardise's job), plus ``LINEAGE_FIELDS``.
 Rows are buffered column-wise and flushed every ``CHUNK_ROWS`` as one row group, so a
-file of any size is written with bounded memory.
+file of any size is written with bounded memory. Readers that already hold whole columns
+(the CSV fast path) hand them over with ``RawBatchWriter.add_columns``; the Parquet written
+is the same as row by row.
 
 Why staged publishing: a partition is replaced, never appended, and a failure part-way
-(full disk, killed worker) must leave readers the previous partition whole. Each batch is
-written to ``<batch_id>.parquet.tmp`` (no reader globs it); only when every file of the
-partition has been read does ``publish_partition`` rename the new batches in and remove
-the stale ones.
+(full disk, killed worker) must leave readers the previous partition whole. ``RawPartition``
+stages each raw table's partition folder with ``transforms.lakeio.staged_partition`` (the
+same mechanism as standardise and validate): batches are written into a hidden staging
+folder beside it, and only when every file of the partition has been read are the folders
+swapped in (stale batches go with the replaced folder).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import pyarrow.parquet as pq
 
 from transforms.canonical import LINEAGE_FIELDS, TABLES
 from transforms.canonical import table as canonical_table
+from transforms.lakeio import staged_partition
 from transforms.settings import Settings
 from transforms.sources.records import Row
 
@@ -40,20 +44,47 @@ def partition_dir(settings: Settings, table: str, source: str, institution: str,
     return settings.raw / table / f"source={source}" / f"institution={institution}" / f"date={day.isoformat()}"
 
 
-def publish_partition(settings: Settings, source: str, institution: str, day: date,
-                      writers: list[RawBatchWriter]) -> list[Path]:
-    """Make ``writers``' batches the partition's whole raw content, in every raw table."""
-    keep = {w.path for w in writers}
-    published = []
-    for w in writers:
-        os.replace(w.tmp, w.path)
-        published.append(w.path)
-    for table in TABLES:
-        folder = partition_dir(settings, table, source, institution, day)
-        for f in [*folder.glob("*.parquet"), *folder.glob("*.parquet.tmp")]:
-            if f not in keep:
-                f.unlink()
-    return published
+class RawPartition:
+    """The raw tables of one ``(source, institution, day)``, published whole or not at all.
+
+    Use as a context manager around the partition's ingest: ``writer`` opens a staging folder
+    per table on first use; a clean exit also stages (empty) every table folder that already
+    exists, so batches not written this run leave the lake, then swaps all folders in. An
+    exception removes the staging folders and leaves the published partition untouched.
+    """
+
+    def __init__(self, settings: Settings, source: str, institution: str, day: date):
+        self.settings, self.source, self.institution, self.day = settings, source, institution, day
+        self._stack = ExitStack()
+        self._staging: dict[str, Path] = {}
+
+    def __enter__(self) -> RawPartition:
+        self._stack.__enter__()
+        return self
+
+    def staging(self, table: str) -> Path:
+        """The staging folder of ``table``'s partition (created on first use)."""
+        if table not in self._staging:
+            out = partition_dir(self.settings, table, self.source, self.institution, self.day)
+            self._staging[table] = self._stack.enter_context(staged_partition(out))
+        return self._staging[table]
+
+    def writer(self, table: str, lineage: dict[str, object]) -> RawBatchWriter:
+        return RawBatchWriter(self.settings, table, self.source, self.institution, self.day, lineage,
+                              folder=self.staging(table))
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            try:
+                for table in TABLES:  # clear stale batches of tables not written this run
+                    if table not in self._staging and partition_dir(
+                            self.settings, table, self.source, self.institution, self.day).is_dir():
+                        self.staging(table)
+            except BaseException as err:
+                if not self._stack.__exit__(type(err), err, err.__traceback__):
+                    raise
+                return False
+        return bool(self._stack.__exit__(exc_type, exc, tb))
 
 
 def record_hash(raw: str) -> str:
@@ -61,22 +92,26 @@ def record_hash(raw: str) -> str:
 
 
 class RawBatchWriter:
-    """Append rows of one batch to ``<batch_id>.parquet.tmp``; ``publish_partition`` renames it in."""
+    """Append rows of one batch to ``<batch_id>.parquet`` in a staging folder (``RawPartition``).
+
+    Without ``folder`` it writes straight into the published partition folder: only for
+    tools and tests that do not need the whole-or-nothing guarantee.
+    """
 
     def __init__(self, settings: Settings, table: str, source: str, institution: str, day: date,
-                 lineage: dict[str, object]):
+                 lineage: dict[str, object], *, folder: Path | None = None):
         self.schema = raw_schema(table)
         self.names = canonical_table(table).field_names
-        folder = partition_dir(settings, table, source, institution, day)
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder is None:
+            folder = partition_dir(settings, table, source, institution, day)
+            folder.mkdir(parents=True, exist_ok=True)
         self.batch_id = str(lineage["_batch_id"])
         self.path = folder / f"{self.batch_id}.parquet"
-        self.tmp = self.path.with_suffix(".parquet.tmp")
         self.lineage = lineage
         self.per_row = ["_line", "_message_id", "_record_hash"]
         self.columns: dict[str, list] = {n: [] for n in [*self.names, *self.per_row]}
         self.count = 0
-        self.writer = pq.ParquetWriter(self.tmp, self.schema)
+        self.writer = pq.ParquetWriter(self.path, self.schema)
 
     def add(self, row: Row) -> None:
         cols, values = self.columns, row.values
@@ -89,30 +124,59 @@ class RawBatchWriter:
         if len(cols["_line"]) >= CHUNK_ROWS:
             self.flush()
 
+    def add_columns(self, values: dict[str, list], lines: list[int], raws: list[str]) -> None:
+        """Append a block of rows given column-wise (``values`` per canonical field, absent = null).
+
+        Row groups are cut at the same ``CHUNK_ROWS`` boundaries as ``add``, so the file is
+        the same as if the rows had been added one by one.
+        """
+        n = len(lines)
+        if not n:
+            return
+        cols = self.columns
+        nulls = [None] * n
+        for name in self.names:
+            cols[name].extend(values.get(name, nulls))
+        cols["_line"].extend(lines)
+        cols["_message_id"].extend(nulls)
+        sha = hashlib.sha256
+        cols["_record_hash"].extend([sha(r.encode("utf-8")).hexdigest() for r in raws])
+        self.count += n
+        while len(cols["_line"]) >= CHUNK_ROWS:
+            self.flush()
+            cols = self.columns
+
     def flush(self) -> None:
-        n = len(self.columns["_line"])
+        """Write up to ``CHUNK_ROWS`` buffered rows as one row group."""
+        n = min(len(self.columns["_line"]), CHUNK_ROWS)
         if not n:
             return
         arrays = []
         for f in self.schema:
-            data = self.columns[f.name] if f.name in self.columns else [self.lineage[f.name]] * n
+            data = self.columns[f.name][:n] if f.name in self.columns else [self.lineage[f.name]] * n
             arrays.append(pa.array(data, type=f.type))
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
-        self.columns = {k: [] for k in self.columns}
+        self.columns = {k: v[n:] for k, v in self.columns.items()}
 
     def close(self) -> Path:
-        """Finish the staged file (``.parquet.tmp``); ``publish_partition`` renames it in."""
-        self.flush()
+        """Finish the file (in its staging folder, published when ``RawPartition`` exits)."""
+        while self.columns["_line"]:
+            self.flush()
         if self.count == 0:
             self.writer.write_table(self.schema.empty_table())
         self.writer.close()
-        return self.tmp
+        return self.path
 
     def abort(self) -> None:
+        """Close and delete the file (a failed or rejected batch leaves nothing behind)."""
         try:
             self.writer.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self.path.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Delete the finished file (the batch is rejected or superseded): it is not published."""
+        self.path.unlink(missing_ok=True)
 
 
 def lineage_for(batch_id: str, source: str, profile_id: str, institution: str, day: date, rel_path: str) -> dict:

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from transforms.ingest import submission_log as slog
 from transforms.ingest.quarantine import STAGE, quarantine_row
-from transforms.ingest.raw_store import RawBatchWriter, lineage_for, publish_partition
-from transforms.ingest.readers import iter_records
+from transforms.ingest.raw_store import RawBatchWriter, RawPartition, lineage_for
+from transforms.ingest.readers import RowBlock, iter_blocks
 from transforms.ingest.textio import ReadNotes
 from transforms.settings import MAPPINGS_DIR, Settings
 from transforms.sources.profile import FileSpec, SourceProfile, load_profiles
@@ -172,59 +172,52 @@ def ingest_partition(settings: Settings, source: str, institution: str, day: dat
     manifest = slog.load_manifest(folder)
     engine = get_engine(settings.warehouse_url)
     migrate_core(engine)
-    staged: dict[str, RawBatchWriter] = {}
-    superseded: set[str] = set()
-    try:
+    # One warehouse transaction per partition (it commits before the raw folders are swapped
+    # in, as the per-file commits did): a failure part-way leaves the log as it was, and a
+    # day's hundreds of files no longer pay a begin/commit each.
+    with RawPartition(settings, source, institution, day) as raw, engine.begin() as conn:
+        staged: dict[str, RawBatchWriter] = {}
+        superseded: set[str] = set()
         for path in _landing_files(folder):
-            result, writer, replaced = _ingest_file(settings, engine, path, profiles, pins, source, institution,
-                                                    day, manifest.get(path.name))
+            result, writer, replaced = _ingest_file(settings, conn, raw, path, profiles, pins, source,
+                                                    institution, day, manifest.get(path.name))
             report.add(result)
             if writer is not None:
                 staged[writer.batch_id] = writer
             if replaced:
                 superseded.add(replaced)
-    except BaseException:
-        for w in staged.values():
-            w.tmp.unlink(missing_ok=True)
-        raise
-    for batch in superseded & set(staged):
-        staged.pop(batch).tmp.unlink(missing_ok=True)
-    publish_partition(settings, source, institution, day, list(staged.values()))
+        for batch in superseded & set(staged):
+            staged.pop(batch).discard()
     return report
 
 
-def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, institution: str, day: date,
-                 declared: int | None) -> tuple[FileResult, RawBatchWriter | None, str | None]:
+def _ingest_file(settings, conn, raw: RawPartition, path: Path, profiles, pins, source: str, institution: str,
+                 day: date, declared: int | None) -> tuple[FileResult, RawBatchWriter | None, str | None]:
     """Log and read one file; returns its result, its staged raw batch, and the batch it supersedes."""
     rel = path.relative_to(settings.landing).as_posix()
     sub = slog.new_submission(path, rel, source, institution, day, declared)
     prof, spec, why = choose_profile(profiles, pins, source, institution, path.name)
     table = spec.table if spec else None
     sub.profile_id, sub.dataset = (prof.id if prof else None), table
-    with engine.begin() as conn:
-        slog.classify(conn, sub, table)
-        old = slog.existing(conn, sub.batch_id)
+    old = slog.classify_and_find(conn, sub, table)
     res = FileResult(rel, sub.batch_id, sub.status, sub.profile_id, table, declared_count=declared)
     if old and old.get("superseded_by"):  # a later correction replaced it: keep its log row as is
         res.status, res.reason = old["status"], f"superseded by batch {old['superseded_by']}; not landed"
         return res, None, None
     if sub.status == "duplicate":
-        with engine.begin() as conn:
-            slog.upsert(conn, sub)
+        slog.upsert(conn, sub, old=old)
         res.reason = sub.status_reason
         return res, None, None
     if prof is None or spec is None:
         sub.status, sub.status_reason = "rejected", why
-        with engine.begin() as conn:
-            slog.upsert(conn, sub)
+        slog.upsert(conn, sub, old=old)
         res.status, res.reason = "rejected", why
         return res, None, None
 
     notes = ReadNotes()
-    writer = RawBatchWriter(settings, spec.table, source, institution, day,
-                            lineage_for(sub.batch_id, source, prof.id, institution, day, rel))
+    writer = raw.writer(spec.table, lineage_for(sub.batch_id, source, prof.id, institution, day, rel))
     try:
-        sink = QuarantineSink(engine, sub.batch_id, spec.table, institution, day, rel)
+        sink = QuarantineSink(conn, sub.batch_id, spec.table, institution, day, rel)
         file_reject = _read_into(path, prof, spec, notes, writer, sink)
         sink.flush()
         writer.close()
@@ -233,7 +226,7 @@ def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, inst
         raise
     landed = writer.count if file_reject is None else 0
     if file_reject is not None:
-        writer.tmp.unlink(missing_ok=True)
+        writer.discard()
         sub.status, sub.status_reason = "rejected", file_reject.reason
     sub.rows_landed, sub.rows_quarantined = landed, sink.count
     sub.rows_read = landed + sink.count
@@ -244,11 +237,10 @@ def _ingest_file(settings, engine, path: Path, profiles, pins, source: str, inst
     if not count_ok:
         extra = f"declared {declared} records, read {sub.rows_read}"
         sub.notes = f"{sub.notes}; {extra}" if sub.notes else extra
-    with engine.begin() as conn:
-        slog.upsert(conn, sub)
-        if sub.supersedes:
-            slog.mark_superseded(conn, sub.supersedes, sub.batch_id)
-            replace_partition(conn, "quarantine", {"batch_id": sub.supersedes, "stage": STAGE}, [])
+    slog.upsert(conn, sub, old=old)
+    if sub.supersedes:
+        slog.mark_superseded(conn, sub.supersedes, sub.batch_id)
+        replace_partition(conn, "quarantine", {"batch_id": sub.supersedes, "stage": STAGE}, [])
     res.status, res.reason = sub.status, sub.status_reason
     res.rows_read, res.rows_landed, res.rows_quarantined = sub.rows_read, landed, sink.count
     res.reconciled = sub.reconciled
@@ -262,7 +254,7 @@ def _read_into(path: Path, prof: SourceProfile, spec: FileSpec, notes: ReadNotes
     Only the *reader* is guarded: a file that cannot be parsed is rejected (bad input), while
     a failing write (full disk, lost warehouse) propagates and fails the stage.
     """
-    records = iter_records(path, prof, spec, notes=notes)
+    records = iter_blocks(path, prof, spec, notes=notes)
     file_reject: Reject | None = None
     while True:
         try:
@@ -276,7 +268,9 @@ def _read_into(path: Path, prof: SourceProfile, spec: FileSpec, notes: ReadNotes
                                  extra={"scope": "file"})
             sink.add(file_reject)
             return file_reject
-        if isinstance(rec, Reject):
+        if isinstance(rec, RowBlock):
+            writer.add_columns(rec.values, rec.lines, rec.raws)
+        elif isinstance(rec, Reject):
             if rec.extra.get("scope") == "file":
                 file_reject = rec
             sink.add(rec)
@@ -285,17 +279,17 @@ def _read_into(path: Path, prof: SourceProfile, spec: FileSpec, notes: ReadNotes
 
 
 class QuarantineSink:
-    """Quarantine rows of one batch: cleared first (rerun), then inserted in chunks."""
+    """Quarantine rows of one batch, in the partition's transaction: cleared first (rerun),
+    then inserted in chunks (one multi-row statement each, not one per reject)."""
 
     CHUNK = 10_000
 
-    def __init__(self, engine, batch_id: str, dataset: str, institution: str, day: date, rel: str):
-        self.engine, self.args = engine, (batch_id, dataset, institution, day, rel)
+    def __init__(self, conn, batch_id: str, dataset: str, institution: str, day: date, rel: str):
+        self.conn, self.args = conn, (batch_id, dataset, institution, day, rel)
         self.now = datetime.now().replace(microsecond=0)
         self.rows: list[dict] = []
         self.count = 0
-        with engine.begin() as conn:
-            replace_partition(conn, "quarantine", {"batch_id": batch_id, "stage": STAGE}, [])
+        replace_partition(conn, "quarantine", {"batch_id": batch_id, "stage": STAGE}, [])
 
     def add(self, reject: Reject) -> None:
         self.count += 1
@@ -309,8 +303,7 @@ class QuarantineSink:
             return
         cols = list(self.rows[0])
         stmt = sa.text(f"INSERT INTO quarantine ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})")
-        with self.engine.begin() as conn:
-            conn.execute(stmt, self.rows)
+        self.conn.execute(stmt, self.rows)
         self.rows = []
 
 

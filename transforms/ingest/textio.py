@@ -77,15 +77,19 @@ def _strip_eol(raw: bytes) -> bytes:
     return raw
 
 
-def iter_lines(path: Path, declared: str, notes: ReadNotes) -> Iterator[DecodedLine]:
-    """Decode ``path`` line by line (LF or CRLF ends); undecodable lines carry an error."""
+def iter_lines(path: Path, declared: str, notes: ReadNotes, *, start: tuple[int, int] = (0, 1)) -> Iterator[DecodedLine]:
+    """Decode ``path`` line by line (LF or CRLF ends); undecodable lines carry an error.
+
+    ``start`` = (byte offset, its line number) resumes at a line boundary, for a reader
+    that read the lines before it by other means (the CSV fast path).
+    """
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
         codec = sniff_encoding(head, declared)
         notes.encoding = codec
-        fh.seek(0)
-        offset = 0
-        for number, raw in enumerate(fh, start=1):
+        offset, first = start
+        fh.seek(offset)
+        for number, raw in enumerate(fh, start=first):
             body = _strip_eol(raw)
             if number == 1 and body.startswith(b"\xef\xbb\xbf"):
                 body, start = body[3:], offset + 3
