@@ -27,7 +27,7 @@ from typing import Any
 from transforms.fhir.builders import BUILDERS, build_row
 from transforms.fhir.errors import BuildError, InvalidResource
 from transforms.fhir.provenance import build_provenance
-from transforms.fhir.validate import sample_rate, validate_resource
+from transforms.fhir.validate import ElementCache, sample_rate, validate_resource
 from transforms.settings import Settings
 
 BATCH_ROWS = 5_000  # Arrow batch size and Parquet flush size: bounds memory per resource type
@@ -161,12 +161,13 @@ def _quarantine_row(table: str, row: dict, check_id: str, reason: str, day: date
 
 
 def map_rows(table: str, rows: list[dict], rate: float, merged_seen: set[str] | None = None,
-             ) -> tuple[list[tuple[dict, list[dict]]], list[tuple[dict, str, str]], int]:
+             cache: ElementCache | None = None) -> tuple[list[tuple[dict, list[dict]]], list[tuple[dict, str, str]], int]:
     """Build, validate and add Provenance for rows: (row, resources) pairs, failures, models run.
 
     A resource several rows contribute to (``MERGED_TYPES``) is validated the first time its id
     is seen: later rows only add ``result`` references to the first instance, which is what is
-    written, so validating every row's copy would check the same content again.
+    written, so validating every row's copy would check the same content again. ``cache``
+    (one per partition) lets repeated elements be validated once (see validate.ElementCache).
     """
     ok, bad, validated = [], [], 0
     merged_seen = set() if merged_seen is None else merged_seen
@@ -181,7 +182,7 @@ def map_rows(table: str, rows: list[dict], rate: float, merged_seen: set[str] | 
                     if key in merged_seen:
                         continue
                     fresh.append(key)
-                validated += validate_resource(res, rate)
+                validated += validate_resource(res, rate, cache)
             merged_seen.update(fresh)
         except (BuildError, InvalidResource) as exc:
             bad.append((row, exc.check_id, exc.reason if isinstance(exc, BuildError) else str(exc)))
@@ -227,6 +228,7 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
     encounter_person: dict[tuple[str, str], str] = {}  # (institution, encounter_no) -> person_key
     merged_seen: set[str] = set()  # merged resources already validated in this partition
     batches_read: set[tuple[str, str]] = set()  # (table, batch_id): their old fhir quarantine rows are replaced
+    cache = ElementCache()  # validated elements, reused within this partition only
     for table in BUILDERS:
         layer, files = input_files(settings, table, source, institution, day)
         if layer == "none":
@@ -238,7 +240,7 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
                 report.rows_in += len(rows)
                 batches_read.update((table, str(r.get("_batch_id") or "unknown")) for r in rows)
                 _link_diagnoses(table, rows, encounter_person)
-                ok, bad, n_valid = map_rows(table, rows, rate, merged_seen)
+                ok, bad, n_valid = map_rows(table, rows, rate, merged_seen, cache)
                 report.model_validated += n_valid
                 for row, resources in ok:
                     meta = {c: _plain(row.get(c)) for c in LINEAGE_COLS}
