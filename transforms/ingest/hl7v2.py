@@ -112,6 +112,7 @@ def iter_messages(segments: Iterator[Segment], single_patient: bool = False) -> 
     """
     in_file = in_batch = False
     current: Message | None = None
+    adt: tuple[Message | None, bool] = (None, False)
     ordinal = 0
 
     def start(first: Segment | None) -> Message:
@@ -157,7 +158,9 @@ def iter_messages(segments: Iterator[Segment], single_patient: bool = False) -> 
             else:
                 in_file = in_batch = False
         else:
-            once = ONCE_PER_ADT if current is not None and _is_adt(current) else (
+            if current is not None and adt[0] is not current:  # once per message, not per segment
+                adt = (current, _is_adt(current))
+            once = ONCE_PER_ADT if current is not None and adt[1] else (
                 frozenset({"PID"}) if single_patient else frozenset())
             if current is not None and sid in once and any(s.text[:3] == sid for s in current.segments):
                 # an ADT message carries one EVN and one PID: a second one is the next message
@@ -283,6 +286,9 @@ class MessageMapper:
     def __init__(self, profile: SourceProfile, spec: FileSpec):
         self.spec = spec
         self.paths = {key: parse_path(key) for key in spec.columns}
+        # (key, segment, field, component, subcomponent, whole value wanted) per mapped column
+        self.plan = [(key, p.seg, p.field, p.comp, p.sub, (p.comp or 1) == 1 and (p.sub or 1) == 1)
+                     for key, p in self.paths.items()]
         self.repeat = spec.repeat_segment
         self.needed = {p.seg for p in self.paths.values()} | ({self.repeat} if self.repeat else set())
         self.pii = pii_keys(spec)
@@ -297,7 +303,8 @@ class MessageMapper:
         cid = msg.control_id
         latest: dict[str, list[str]] = {}
         first: dict[str, list[str]] = {}
-        repeat_rows: list[tuple[Segment, dict[str, list[str]]]] = []
+        texts: dict[str, str] = {}  # segment id -> text of its latest occurrence (= fsep.join(fields))
+        repeat_rows: list[tuple[Segment, dict[str, list[str]], dict[str, str]]] = []
         for seg in msg.segments:
             sid = seg.text[:3]
             if sid not in self.needed:
@@ -306,8 +313,9 @@ class MessageMapper:
             if sid == self.repeat:
                 snap = dict(latest)
                 snap[sid] = fields
-                repeat_rows.append((seg, snap))
+                repeat_rows.append((seg, snap, dict(texts)))
             latest[sid] = fields
+            texts[sid] = seg.text
             first.setdefault(sid, fields)
         if self.repeat and not repeat_rows:
             yield Reject("ingest.hl7.no_repeat_segment",
@@ -316,18 +324,24 @@ class MessageMapper:
                          line=msg.segments[0].number, message_id=cid or f"#{msg.ordinal}",
                          raw=masked_message(msg), table=self.spec.table)
             return
-        sources = repeat_rows if self.repeat else [(msg.segments[0], first)]
-        for seg, seg_fields in sources:
+        sources = repeat_rows if self.repeat else [(msg.segments[0], first, {})]
+        for seg, seg_fields, seg_texts in sources:
             vendor: dict[str, str | None] = {}
+            c_comp, c_rep, c_esc, c_sub = enc[1], enc[2], enc[3], enc[4]
             try:
-                for key, p in self.paths.items():
-                    fields = seg_fields.get(p.seg)
-                    if fields is None or p.field >= len(fields):
+                for key, sg, fi, co, su, whole in self.plan:
+                    fields = seg_fields.get(sg)
+                    if fields is None or fi >= len(fields):
                         vendor[key] = None
                         continue
-                    vendor[key] = extract(fields[p.field], p.seg, p.field, p.comp, p.sub, version, enc)
+                    v = fields[fi]
+                    # ``extract``'s plain-value shortcut inlined (most fields): no separator, not blank
+                    if c_comp not in v and c_rep not in v and c_esc not in v and c_sub not in v and v.strip():
+                        vendor[key] = v if whole else ""
+                        continue
+                    vendor[key] = extract(v, sg, fi, co, su, version, enc)
             except Exception as exc:  # hl7apy parse errors are many classes
-                shown = fields[p.field][:60]
+                shown = fields[fi][:60]
                 if key in self.pii:
                     shown = mask(shown)
                 yield Reject("ingest.hl7.bad_field",
@@ -337,7 +351,7 @@ class MessageMapper:
                              raw=masked_message(msg), table=self.spec.table)
                 continue
             if self.repeat:
-                ctx = [msh] + [fsep.join(seg_fields[s]) for s in sorted(seg_fields)
+                ctx = [msh] + [seg_texts[s] for s in sorted(seg_fields)
                                if s not in ("MSH", self.repeat)] + [seg.text]
                 raw = "\r".join(ctx)
             else:

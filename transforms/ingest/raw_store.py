@@ -31,6 +31,7 @@ from transforms.settings import Settings
 from transforms.sources.records import Row
 
 CHUNK_ROWS = 50_000
+DRAIN_ROWS = 2_000  # rows from ``add`` kept as objects before they are turned into columns
 _LINEAGE_TYPES = {"_partition_date": pa.date32(), "_line": pa.int64()}
 
 
@@ -110,19 +111,31 @@ class RawBatchWriter:
         self.lineage = lineage
         self.per_row = ["_line", "_message_id", "_record_hash"]
         self.columns: dict[str, list] = {n: [] for n in [*self.names, *self.per_row]}
+        self.pending: list[Row] = []  # rows from ``add``, turned into columns a chunk at a time
         self.count = 0
         self.writer = pq.ParquetWriter(self.path, self.schema)
 
     def add(self, row: Row) -> None:
-        cols, values = self.columns, row.values
-        for n in self.names:
-            cols[n].append(values.get(n))
-        cols["_line"].append(row.line)
-        cols["_message_id"].append(row.message_id)
-        cols["_record_hash"].append(hashlib.sha256(row.raw.encode("utf-8")).hexdigest())
+        self.pending.append(row)
         self.count += 1
-        if len(cols["_line"]) >= CHUNK_ROWS:
+        if len(self.pending) >= DRAIN_ROWS:  # bound memory: a Row with its dict is ~10x its columns' share
+            self._drain()
+        if len(self.columns["_line"]) + len(self.pending) >= CHUNK_ROWS:
             self.flush()
+
+    def _drain(self) -> None:
+        """Move ``pending`` rows into the column buffers (one comprehension per column, not
+        one append per field per row: the per-row cost of every non-CSV reader)."""
+        rows, self.pending = self.pending, []
+        if not rows:
+            return
+        cols = self.columns
+        for n in self.names:
+            cols[n].extend([r.values.get(n) for r in rows])
+        cols["_line"].extend([r.line for r in rows])
+        cols["_message_id"].extend([r.message_id for r in rows])
+        sha = hashlib.sha256
+        cols["_record_hash"].extend([sha(r.raw.encode("utf-8")).hexdigest() for r in rows])
 
     def add_columns(self, values: dict[str, list], lines: list[int], raws: list[str]) -> None:
         """Append a block of rows given column-wise (``values`` per canonical field, absent = null).
@@ -133,6 +146,7 @@ class RawBatchWriter:
         n = len(lines)
         if not n:
             return
+        self._drain()
         cols = self.columns
         nulls = [None] * n
         for name in self.names:
@@ -148,6 +162,7 @@ class RawBatchWriter:
 
     def flush(self) -> None:
         """Write up to ``CHUNK_ROWS`` buffered rows as one row group."""
+        self._drain()
         n = min(len(self.columns["_line"]), CHUNK_ROWS)
         if not n:
             return
@@ -160,6 +175,7 @@ class RawBatchWriter:
 
     def close(self) -> Path:
         """Finish the file (in its staging folder, published when ``RawPartition`` exits)."""
+        self._drain()
         while self.columns["_line"]:
             self.flush()
         if self.count == 0:

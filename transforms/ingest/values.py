@@ -59,9 +59,15 @@ class ColumnMapper:
 
     def from_mapping(self, vendor: Mapping[str, object]) -> dict[str, str | None]:
         out: dict[str, str | None] = dict.fromkeys(self.fields)
-        for key, target in self.columns:
+        na, null = self.na, self.null
+        for key, target in self.columns:  # ``_clean`` inlined: this runs per field of every JSON/HL7 row
             if key in vendor:
-                out[target] = self._clean(vendor[key])
+                v = vendor[key]
+                if v is None:
+                    out[target] = None
+                    continue
+                text = (v if isinstance(v, str) else str(v)).strip()
+                out[target] = NOT_APPLICABLE if text in na else (None if text in null else text)
         out.update(self.constants)
         return out
 
