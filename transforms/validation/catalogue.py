@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,10 +150,17 @@ def parse_rows(rows: list[dict[str, str]], source: str = "catalogue") -> list[Ch
 
 
 def load_catalogue(path: Path | str = CATALOGUE_PATH) -> list[Check]:
-    """Read and validate the catalogue CSV."""
+    """Read and validate the catalogue CSV; cached until the file changes (mtime, size), because
+    the stage asks for it once per partition and validating ~300 rows cost ~30 ms each time."""
     path = Path(path)
+    st = path.stat()
+    return list(_load_catalogue(path.resolve(), st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=8)
+def _load_catalogue(path: Path, _mtime_ns: int, _size: int) -> tuple[Check, ...]:
     with path.open(encoding="utf-8", newline="") as fh:
-        return parse_rows(list(csv.DictReader(fh)), source=str(path.name))
+        return tuple(parse_rows(list(csv.DictReader(fh)), source=str(path.name)))
 
 
 def checks_for(catalogue: list[Check], table: str) -> list[Check]:

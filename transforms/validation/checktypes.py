@@ -14,7 +14,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.arrays import ArrowStringArray
 
 from transforms.validation.catalogue import Check
 
@@ -32,7 +36,8 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
 def _comparable(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
         return s
-    if s.dropna().map(lambda v: isinstance(v, (int, float))).all() and s.notna().any():
+    values = s.dropna().tolist()
+    if values and all(isinstance(v, (int, float)) for v in values):
         return pd.to_numeric(s, errors="coerce")
     return pd.to_datetime(s, errors="coerce")
 
@@ -42,27 +47,58 @@ def _num(s: pd.Series) -> pd.Series:
 
 
 def _bool(mask: pd.Series) -> pd.Series:
+    """Boolean mask with NA as False (fast paths for numpy bool and masked boolean)."""
+    if mask.dtype == bool:
+        return mask
+    if isinstance(mask.dtype, pd.BooleanDtype):
+        return pd.Series(mask.array.to_numpy(dtype=bool, na_value=False), index=mask.index)
     return mask.astype("boolean").fillna(False).astype(bool)
+
+
+def _np(mask: pd.Series) -> np.ndarray:
+    return _bool(mask).to_numpy(dtype=bool)
+
+
+def _floats(s: pd.Series) -> np.ndarray | None:
+    """float64 values (NaN for missing) of a numeric column, else None (the caller falls back)."""
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        return None
+    return s.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _arrow_strings(s: pd.Series) -> pa.ChunkedArray | None:
+    arr = s.array
+    return arr._pa_array if isinstance(arr, ArrowStringArray) else None
 
 
 def scope_mask(df: pd.DataFrame, check: Check) -> pd.Series:
     """Rows the check applies to (its declarative ``where`` filter, equality or membership)."""
-    mask = pd.Series(True, index=df.index)
-    for field, value in check.params.get("where", {}).items():
+    where = check.params.get("where", {})
+    if not where:
+        return pd.Series(np.ones(len(df), dtype=bool), index=df.index)
+    mask = np.ones(len(df), dtype=bool)
+    for field, value in where.items():
         col = _col(df, field)
         values = value if isinstance(value, list) else [value]
-        mask &= _bool(col.isin(values))
-    return mask
+        mask &= _np(col.isin(values))
+    return pd.Series(mask, index=df.index)
 
 
 def _p_not_null(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     s = _col(df, c.fields[0])
+    ca = _arrow_strings(s)
+    if ca is not None:  # pandas' str.strip on Arrow strings is this same kernel
+        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ca), ""), False)
+        null = pc.is_null(ca)
+        return pd.Series(pc.or_(null, blank).to_numpy(zero_copy_only=False), index=s.index)
+    if s.dtype != object and not isinstance(s.dtype, pd.StringDtype):  # numbers, times, booleans: never blank
+        return pd.Series(s.isna().to_numpy(dtype=bool), index=s.index)
     return s.isna() | (s.astype("string").str.strip() == "").fillna(False)
 
 
 def _p_in_set(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     s = _col(df, c.fields[0])
-    return s.notna() & ~_bool(s.isin(c.params["values"]))
+    return pd.Series(s.notna().to_numpy(dtype=bool) & ~_np(s.isin(c.params["values"])), index=s.index)
 
 
 def _search(s: pd.Series, pattern: str) -> pd.Series:
@@ -82,13 +118,22 @@ def _p_not_regex(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
 
 
 def _p_between(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
-    s = _num(_col(df, c.fields[0]))
-    fail = pd.Series(False, index=df.index)
+    raw = _col(df, c.fields[0])
+    v = _floats(raw)
+    if v is not None:  # NaN compares False, as NA did
+        fail = np.zeros(len(v), dtype=bool)
+        if "min" in c.params:
+            fail |= v < c.params["min"]
+        if "max" in c.params:
+            fail |= v > c.params["max"]
+        return pd.Series(fail, index=df.index)
+    s = _num(raw)
+    out = pd.Series(False, index=df.index)
     if "min" in c.params:
-        fail |= _bool(s < c.params["min"])
+        out |= _bool(s < c.params["min"])
     if "max" in c.params:
-        fail |= _bool(s > c.params["max"])
-    return fail
+        out |= _bool(s > c.params["max"])
+    return out
 
 
 def _p_pair_order(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
@@ -105,18 +150,24 @@ def _p_date_span(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
 
 
 def _p_decimals(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
-    s = _num(_col(df, c.fields[0])).astype("float64")
+    raw = _col(df, c.fields[0])
+    v = _floats(raw)
+    s = v if v is not None else _num(raw).astype("float64").to_numpy()
     scale = 10 ** int(c.params["places"])
-    return _bool(((s * scale) - (s * scale).round()).abs() > 1e-6)
+    with np.errstate(invalid="ignore"):
+        return pd.Series(np.abs((s * scale) - np.round(s * scale)) > 1e-6, index=df.index)
 
 
 def _p_unique(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     cols = list(c.fields)
-    scope = scope_mask(df, c)
-    sub = df.loc[scope, cols]
-    complete = sub.notna().all(axis=1)
-    dup = sub[complete].duplicated(keep=False)
-    return dup.reindex(df.index, fill_value=False).astype(bool)
+    scope = scope_mask(df, c).to_numpy()
+    sub = df.loc[scope, cols] if not scope.all() else df[cols]
+    complete = sub.notna().all(axis=1).to_numpy()
+    out = np.zeros(len(df), dtype=bool)
+    if complete.any():
+        dup = (sub[complete] if not complete.all() else sub).duplicated(keep=False).to_numpy()
+        out[np.flatnonzero(scope)[np.flatnonzero(complete)]] = dup
+    return pd.Series(out, index=df.index)
 
 
 def _p_sum_le(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
@@ -132,16 +183,33 @@ def _p_near_duplicate(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     """A later row with the same key fields, another id, within ``within_minutes`` of the one before it."""
     t, i = c.params["time_field"], c.params["id_field"]
     keys = list(c.fields)
-    sub = df.loc[scope_mask(df, c), [*keys, t, i]].copy()
+    sub = df.loc[scope_mask(df, c).to_numpy(), [*keys, t, i]].copy()
     sub = sub[sub[keys].notna().all(axis=1) & sub[t].notna()]
     if sub.empty:
         return pd.Series(False, index=df.index)
     sub["_t"] = pd.to_datetime(sub[t], errors="coerce")
     sub = sub.sort_values([*keys, "_t", i], kind="stable")
-    grp = sub.groupby(keys, sort=False, dropna=False)
-    prev_t, prev_i = grp["_t"].shift(), grp[i].shift()
-    near = prev_t.notna() & ((sub["_t"] - prev_t) <= pd.Timedelta(minutes=float(c.params["within_minutes"]))) \
-        & (prev_i.astype("string") != sub[i].astype("string")).fillna(False)
+    # sorted by the keys first, each key group is a run: the row before is in the group when its keys are equal
+    same = np.ones(len(sub), dtype=bool)
+    same[0] = False
+    for k in keys:
+        v = sub[k].to_numpy(dtype=object)
+        same[1:] &= v[1:] == v[:-1]
+    tt = sub["_t"].to_numpy()
+    prev_t = np.empty_like(tt)
+    prev_t[0] = np.datetime64("NaT")
+    prev_t[1:] = tt[:-1]
+    prev_t[~same] = np.datetime64("NaT")
+    ids = sub[i].astype("string").to_numpy(dtype=object, na_value=None)
+    prev_ok = same & ~np.isnat(prev_t)
+    window = np.timedelta64(pd.Timedelta(minutes=float(c.params["within_minutes"])).value, "ns")
+    within = np.zeros(len(sub), dtype=bool)
+    within[prev_ok] = (tt[prev_ok] - prev_t[prev_ok]) <= window
+    differ = np.zeros(len(sub), dtype=bool)
+    for j in np.flatnonzero(prev_ok):
+        a, b = ids[j - 1], ids[j]
+        differ[j] = a is not None and b is not None and a != b
+    near = pd.Series(prev_ok & within & differ, index=sub.index)
     return near.reindex(df.index, fill_value=False).astype(bool)
 
 
@@ -150,7 +218,7 @@ def _p_foreign_key(df: pd.DataFrame, c: Check, refs: RefSets) -> pd.Series:
     if key not in refs:
         raise LookupError(f"reference {key[0]}.{key[1]} is not available")
     s = _col(df, c.fields[0])
-    return s.notna() & ~_bool(s.isin(refs[key]))
+    return pd.Series(s.notna().to_numpy(dtype=bool) & ~_np(s.isin(refs[key])), index=s.index)
 
 
 PANDAS: dict[str, Callable[[pd.DataFrame, Check, RefSets], pd.Series]] = {
@@ -165,8 +233,10 @@ def failing_mask(df: pd.DataFrame, check: Check, refs: RefSets | None = None) ->
     """Rows of ``df`` that fail ``check`` (pandas form). Raises KeyError for a missing column."""
     for col in check.referenced_columns:
         _col(df, col)
-    scope = scope_mask(df, check)
-    return (PANDAS[check.check_type](df, check, refs or {}) & scope).astype(bool)
+    fail = _np(PANDAS[check.check_type](df, check, refs or {}))
+    if check.params.get("where"):
+        fail = fail & scope_mask(df, check).to_numpy()
+    return pd.Series(fail, index=df.index)
 
 
 # ---------------------------------------------------------------- SQL form
