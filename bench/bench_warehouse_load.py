@@ -82,14 +82,14 @@ def bench_day(day: date) -> dict:
     s = load_settings()
     store = marts = 0.0
     rows = changed = 0
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     for src, inst, d in discover(s, day):
         rep = load_partition(s, src, inst, d)
         store += rep.seconds_store
         marts += rep.seconds_marts
         rows += rep.rows_read
         changed += rep.changed
-    total = time.perf_counter() - t
+    total, cpu = time.perf_counter() - t, time.process_time() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     files = day_files(s, day)
     tmp = Path(tempfile.mkdtemp())
@@ -97,12 +97,16 @@ def bench_day(day: date) -> dict:
         dest = tmp / f"{i}" / f.name
         dest.parent.mkdir()
         shutil.copy(f, dest)
+    floor_cpu = time.process_time()
     floor_s, floor_rows = load_floor(tmp)
+    floor_cpu = time.process_time() - floor_cpu
     shutil.rmtree(tmp)
     return {"day": day.isoformat(), "rows": rows, "changed": changed, "seconds": round(total, 2),
             "store_s": round(store, 2), "marts_s": round(marts, 2), "floor_s": round(floor_s, 2),
             "floor_rows": floor_rows, "store_x": round(store / floor_s, 2), "marts_x": round(marts / floor_s, 2),
-            "total_x": round(total / floor_s, 2), "peak_rss_mb": round(rss)}
+            "total_x": round(total / floor_s, 2), "peak_rss_mb": round(rss),
+            # CPU seconds of this process (all threads): steadier than wall time on a shared machine
+            "cpu_s": round(cpu, 1), "floor_cpu_s": round(floor_cpu, 1), "cpu_x": round(cpu / floor_cpu, 2)}
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ are only run on that engine (the prefix is stripped), for the few places they di
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,10 +30,26 @@ from sqlalchemy.engine import Connection, Engine
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+# DuckDB's defaults are 80 % of the machine's RAM and every core: a big partition or a growing
+# warehouse would then take whatever memory there is. A fixed cap keeps the load's process well
+# under 4 GB at any size (DuckDB spills joins, sorts and temporary tables to <database>.tmp/
+# beyond it); override with RHP_DUCKDB_MEMORY_LIMIT / RHP_DUCKDB_THREADS.
+DUCKDB_MEMORY_LIMIT = "2GB"
+
+
+def duckdb_config() -> dict[str, str]:
+    """Settings every DuckDB warehouse connection opens with (memory cap, optional thread count)."""
+    config = {"memory_limit": os.environ.get("RHP_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)}
+    if os.environ.get("RHP_DUCKDB_THREADS"):
+        config["threads"] = os.environ["RHP_DUCKDB_THREADS"]
+    return config
+
+
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
     if url.startswith("duckdb:///"):
         Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(url, future=True, connect_args={"config": duckdb_config()})
     return sa.create_engine(url, future=True)
 
 

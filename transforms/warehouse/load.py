@@ -28,7 +28,7 @@ from transforms.settings import Settings
 from transforms.terminology import systems
 from transforms.warehouse.db import dialect, get_engine, migrate
 from transforms.warehouse.history import apply_history
-from transforms.warehouse.marts import refresh_marts
+from transforms.warehouse.marts import drop_changed_keys, refresh_marts
 
 PARQUET_COLUMNS = ["id", "resource_type", "person_key", "resource", "_batch_id", "_file", "_line",
                    "_message_id", "_source", "_institution", "_partition_date"]
@@ -213,18 +213,22 @@ def merge_partition(conn: Connection, staged, source: str, institution: str, day
     q("DELETE FROM fhir_resource WHERE EXISTS (SELECT 1 FROM _load_diff d "
       "WHERE d.resource_type = fhir_resource.resource_type AND d.id = fhir_resource.id)")
     cols = ", ".join(STORE_COLUMNS)
-    sel = ", ".join(f"CAST(s.resource AS {json_type})" if c == "resource" else f"s.{c}" for c in STORE_COLUMNS)
-    q(f"INSERT INTO fhir_resource ({cols}) SELECT {sel} FROM _load_stage s JOIN _load_diff d "
+    sel = ", ".join(f"CAST(s.resource AS {json_type}) AS resource" if c == "resource" else f"s.{c}"
+                    for c in STORE_COLUMNS)
+    # The new versions as a temporary table, which fills the store and feeds the marts: a view
+    # over fhir_resource made every mart scan the whole store (growing with every day) again.
+    q("DROP TABLE IF EXISTS _load_new")
+    q(f"CREATE TEMP TABLE _load_new AS SELECT {sel} FROM _load_stage s JOIN _load_diff d "
       "ON d.resource_type = s.resource_type AND d.id = s.id WHERE d.action IN ('insert', 'update')")
-    q("DROP VIEW IF EXISTS _load_new")
-    q("CREATE TEMP VIEW _load_new AS SELECT f.* FROM fhir_resource f JOIN _load_diff d "
-      "ON d.resource_type = f.resource_type AND d.id = f.id WHERE d.action IN ('insert', 'update')")
+    q("DROP TABLE _load_stage")  # the partition's text is not needed any more: free it before the marts
+    q(f"INSERT INTO fhir_resource ({cols}) SELECT {cols} FROM _load_new")
     types = {r[0] for r in conn.execute(sa.text("SELECT DISTINCT resource_type FROM _load_diff"))}
     started = time.perf_counter()
+    drop_changed_keys(conn)  # left over only if an earlier load on this connection rolled back
     marts = refresh_marts(conn, types, "_load_new", "_load_old") if types else []
     marts += apply_history(conn, set(marts), day)
-    q("DROP VIEW IF EXISTS _load_new")
-    for t in ("_load_stage", "_load_diff", "_load_old"):
+    drop_changed_keys(conn)
+    for t in ("_load_new", "_load_diff", "_load_old"):
         q(f"DROP TABLE IF EXISTS {t}")
     return ins, upd, dele, staged.num_rows - ins - upd, marts, time.perf_counter() - started
 

@@ -10,7 +10,8 @@ View output is cast to the mart's declared column types by ``cast_expr``, the si
 place where the two engines' spellings meet. Times are kept as the source's wall-clock time
 (the offset is dropped), so DuckDB and PostgreSQL agree row for row. A column FHIRPath cannot
 express (date arithmetic, a link to another resource) is filled by ``sql/<mart>.derive.sql``
-after all views are refreshed; those statements only touch rows still NULL.
+after all views are refreshed; those statements only touch rows still NULL, among the keys the
+load wrote (``_changed_<mart>``, so the cost follows the partition, not the warehouse).
 """
 
 from __future__ import annotations
@@ -89,15 +90,20 @@ def refresh_view(conn: Connection, view: dict, new_table: str, old_table: str | 
     if missing:
         raise ValueError(f"mappings/views/{table}.json: columns {missing} are not in warehouse table {table}")
     keys = key_columns(view)
-    cond = " AND ".join(f"{cast_expr('k.' + k, types[k])} IS NOT DISTINCT FROM {table}.{k}" for k in keys)
+    # '=' not IS NOT DISTINCT FROM: mart keys are NOT NULL, and '=' lets PostgreSQL use the key index.
+    cond = " AND ".join(f"{cast_expr('k.' + k, types[k])} = {table}.{k}" for k in keys)
     q = conn.exec_driver_sql
     written = 0
+    _create_changed_keys(conn, table, keys)
     for role, source in (("old", old_table), ("new", new_table)):
         if not _has_rows(conn, source):
             continue
         temp = f"_view_{role}"
         q(f"DROP TABLE IF EXISTS {temp}")
         q(f"CREATE TEMP TABLE {temp} AS {select_sql(conn, view, source)}")
+        q(f"INSERT INTO {CHANGED_PREFIX}{table} ({', '.join(keys)}) SELECT "
+          f"{', '.join(cast_expr('k.' + k, types[k]) for k in keys)} FROM {temp} k "
+          f"WHERE {' AND '.join(cast_expr('k.' + k, types[k]) + ' IS NOT NULL' for k in keys)}")
         q(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {temp} k WHERE {cond})")
         if role == "new":
             has_key = " AND ".join(f"{cast_expr('v.' + k, types[k])} IS NOT NULL" for k in keys)
@@ -108,6 +114,29 @@ def refresh_view(conn: Connection, view: dict, new_table: str, old_table: str | 
                             f"WHERE {has_key}").rowcount or 0, 0)
         q(f"DROP TABLE {temp}")
     return written
+
+
+CHANGED_PREFIX = "_changed_"
+
+
+def _create_changed_keys(conn: Connection, table: str, keys: list[str]) -> None:
+    """An empty temporary ``_changed_<table>`` for the keys this load deletes or writes in ``table``.
+
+    Why: the derivations and the dimension history then touch only those keys, not the whole
+    mart, which grows with every loaded day.
+    """
+    created = conn.info.setdefault("rhp_changed_keys", set())
+    if table not in created:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {CHANGED_PREFIX}{table}")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {CHANGED_PREFIX}{table} AS "
+                             f"SELECT {', '.join(keys)} FROM {table} WHERE 1 = 0")
+        created.add(table)
+
+
+def drop_changed_keys(conn: Connection) -> None:
+    """Drop the ``_changed_<mart>`` tables this connection made (end of a load: the next starts empty)."""
+    for table in sorted(conn.info.pop("rhp_changed_keys", set())):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {CHANGED_PREFIX}{table}")
 
 
 def _quarantine_keyless(conn: Connection, view: dict, temp: str, has_key: str) -> int:
@@ -143,7 +172,12 @@ def _quarantine_keyless(conn: Connection, view: dict, temp: str, has_key: str) -
 
 
 def derive(conn: Connection) -> list[str]:
-    """Run every ``sql/<mart>.derive.sql`` (after all views are refreshed, as some read helper tables)."""
+    """Run every ``sql/<mart>.derive.sql`` (after all views are refreshed, as some read helper tables).
+
+    The files read ``_changed_<mart>`` (keys this load wrote); a mart not refreshed gets an empty one.
+    """
+    for name, view in load_views().items():
+        _create_changed_keys(conn, name, key_columns(view))
     done = []
     for path in sorted(DERIVE_DIR.glob("*.derive.sql")):
         for stmt in split_statements(path.read_text(encoding="utf-8"), dialect(conn)):
@@ -168,11 +202,13 @@ def refresh_marts(conn: Connection, resource_types: set[str], new_table: str,
 def rebuild_all(conn: Connection) -> list[str]:
     """Rebuild every mart from the whole FHIR store (after a view definition changes)."""
     touched = []
+    drop_changed_keys(conn)
     for name, view in sorted(load_views().items()):
         conn.exec_driver_sql(f"DELETE FROM {name}")
         refresh_view(conn, view, "fhir_resource", None)
         touched.append(name)
     derive(conn)
+    drop_changed_keys(conn)
     return touched
 
 
