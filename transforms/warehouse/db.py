@@ -94,6 +94,11 @@ def migrate(engine: Engine, directory: Path = MIGRATIONS_DIR, below: str | None 
     (ingest, standardise) need only their own tables and must keep working while a later
     module's migration is broken or mid-edit.
     """
+    with _session_lock(engine, "migrate"):
+        return _apply_migrations(engine, directory, below)
+
+
+def _apply_migrations(engine: Engine, directory: Path, below: str | None) -> list[str]:
     done: list[str] = []
     with engine.begin() as conn:
         have = applied_migrations(conn)
@@ -109,6 +114,41 @@ def migrate(engine: Engine, directory: Path = MIGRATIONS_DIR, below: str | None 
             )
         done.append(version)
     return done
+
+
+def _lock_key(name: str) -> str:
+    return f"rhp:{name}"
+
+
+@contextmanager
+def _session_lock(engine: Engine, name: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock for the block (no-op on DuckDB: one writer process).
+
+    Why: two Celery workers starting on a fresh warehouse both run the migrations, and
+    PostgreSQL's ``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent twin.
+    """
+    if dialect(engine) != "postgresql":
+        yield
+        return
+    with engine.connect() as lock:
+        lock.execute(sa.text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": _lock_key(name)})
+        lock.commit()
+        try:
+            yield
+        finally:
+            lock.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": _lock_key(name)})
+            lock.commit()
+
+
+def advisory_lock(conn: Connection, name: str) -> None:
+    """Serialise a read-modify-write on shared rows across worker processes, until the transaction ends.
+
+    Why: partitions run at once on several workers, and a step that reads rows, merges in
+    Python and writes them back (the person-link table) would otherwise lose updates or hit a
+    unique key. PostgreSQL only: DuckDB allows one writer process, so it has nothing to race.
+    """
+    if dialect(conn) == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": _lock_key(name)})
 
 
 @contextmanager

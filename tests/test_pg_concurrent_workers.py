@@ -1,0 +1,46 @@
+"""Several workers on one PostgreSQL warehouse at once (the production topology).
+
+Found at city scale with two workers: both ran the migrations of a fresh warehouse at the
+same moment (``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent twin), and both
+read-merged-wrote the same person links (a unique-key error, or a lost union). Each test
+starts real processes that meet at a barrier, so the race is provoked, not simulated.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.postgres
+
+WORKERS = 4
+
+
+def _migrate_at_barrier(url: str, barrier, out) -> None:
+    from transforms.warehouse.db import get_engine, migrate
+
+    try:
+        barrier.wait(timeout=60)
+        migrate(get_engine(url))
+        out.put("ok")
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        out.put(f"{type(exc).__name__}: {exc}"[:500])
+
+
+def test_workers_migrating_a_fresh_warehouse_at_once(pg_url):
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(WORKERS), ctx.Queue()
+    procs = [ctx.Process(target=_migrate_at_barrier, args=(pg_url, barrier, out)) for _ in range(WORKERS)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert results == ["ok"] * WORKERS
+    eng = sa.create_engine(pg_url)
+    with eng.connect() as c:
+        versions = [r[0] for r in c.execute(sa.text("SELECT version FROM schema_migrations"))]
+    eng.dispose()
+    assert versions and len(versions) == len(set(versions))
