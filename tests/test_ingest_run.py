@@ -216,3 +216,40 @@ def test_disk_full_fails_the_stage_and_keeps_the_published_partition(env, monkey
     monkeypatch.setattr(pq.ParquetWriter, "write_table", orig)
     rep = ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
     assert [f.status for f in rep.files] == ["new", "corrected"] and pq.read_table(part).num_rows == 3
+
+
+@pytest.mark.local
+def test_quarantine_log_clears_like_a_delete_per_batch(rhp_home):
+    """``QuarantineLog`` batches the DELETEs and INSERTs of a partition but ends with the table a
+    DELETE per ``clear`` (at that moment) and an INSERT per row would have left."""
+    from transforms.ingest.quarantine import quarantine_row
+    from transforms.ingest.run import QuarantineLog, migrate_core
+    from transforms.sources.records import Reject
+
+    engine = get_engine(load_settings().warehouse_url)
+    assert migrate_core(engine) and migrate_core(engine) == []  # remembered per process
+
+    def row(batch: str, n: int) -> dict:
+        return quarantine_row(Reject("c", "r", line=n), n, batch, "encounter", "H1", DAY, "f", datetime(2026, 3, 1))
+
+    def ids(conn) -> list[tuple[str, int]]:
+        return sorted(conn.execute(sa.text("SELECT batch_id, line_no FROM quarantine")).fetchall())
+
+    with engine.begin() as conn:  # an earlier run's rows
+        seed = QuarantineLog(conn)
+        for b in ("old", "keep", "sup"):
+            seed.add(row(b, 0))
+        seed.flush()
+    with engine.begin() as conn:
+        log = QuarantineLog(conn)
+        log.clear("old")
+        log.add(row("old", 1))
+        log.add(row("new", 1))
+        log.clear("new")  # e.g. superseded later in the same partition: its buffered row goes
+        log.add(row("new", 2))
+        log.flush()
+        log.clear("old")  # already flushed: deleted at once
+        log.clear("sup")
+        log.add(row("sup", 3))
+        log.flush()
+        assert ids(conn) == [("keep", 0), ("new", 2), ("sup", 3)]
