@@ -1,0 +1,27 @@
+-- PostgreSQL only: an index on every mart's natural key (and the link columns the derivations look up),
+-- so a load's key-based DELETE, derivations and history touch the changed keys instead of scanning
+-- the whole mart, which grows with every loaded day. DuckDB joins by hash and needs none; an ART index
+-- there would only add memory and checkpoint work per row.
+-- postgresql: CREATE INDEX IF NOT EXISTS dim_group_key ON dim_group (group_code);
+-- postgresql: CREATE INDEX IF NOT EXISTS dim_group_membership_key ON dim_group_membership (institution_code, group_code, valid_from);
+-- postgresql: CREATE INDEX IF NOT EXISTS dim_institution_key ON dim_institution (institution_code);
+-- postgresql: CREATE INDEX IF NOT EXISTS dim_person_key ON dim_person (person_key);
+-- postgresql: CREATE INDEX IF NOT EXISTS dim_practitioner_key ON dim_practitioner (practitioner_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS dim_team_key ON dim_team (team_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS fact_diagnosis_key ON fact_diagnosis (diagnosis_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS fact_encounter_key ON fact_encounter (encounter_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS fact_exam_report_key ON fact_exam_report (report_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS fact_followup_key ON fact_followup (followup_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS fact_immunization_key ON fact_immunization (immunization_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS fact_lab_result_key ON fact_lab_result (observation_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS fact_prescription_key ON fact_prescription (rx_line_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS fact_referral_key ON fact_referral (referral_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS fact_signing_key ON fact_signing (contract_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS imaging_study_key ON imaging_study (study_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS link_exam_study_key ON link_exam_study (report_id, study_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS link_lab_report_key ON link_lab_report (report_id, observation_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS link_lab_report_observation ON link_lab_report (observation_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS link_exam_study_study ON link_exam_study (study_id);
+-- postgresql: CREATE INDEX IF NOT EXISTS dim_group_history_key ON dim_group_history (group_code, valid_to);
+-- postgresql: CREATE INDEX IF NOT EXISTS dim_institution_history_key ON dim_institution_history (institution_code, valid_to);
+-- postgresql: CREATE INDEX IF NOT EXISTS dim_practitioner_history_key ON dim_practitioner_history (practitioner_id, valid_to);
