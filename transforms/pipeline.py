@@ -39,6 +39,16 @@ _STAGE_FUNCS: dict[str, str] = {
 SOURCE_ORDER: tuple[str, ...] = ("registry", "public_health", "signing", "his", "lis", "pacs", "fhir")
 
 
+@dataclass
+class PartitionReport:
+    """What every partition stage reports first: which stage ran on which partition."""
+
+    stage: str
+    source: str
+    institution: str
+    day: str
+
+
 def _resolve(path: str) -> Callable[..., Any]:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from transforms.canonical import LINEAGE_FIELDS, PERSON_FIELDS, TABLES, Table
 from transforms.lakeio import staged_partition
+from transforms.pipeline import PartitionReport
 from transforms.settings import Settings, pseudonym_key
 from transforms.standardise.casting import cast_column
 from transforms.standardise.codes import add_code_columns, map_concept, map_domain, map_multi_domain
@@ -35,11 +36,9 @@ EVENT_FIELD: dict[str, str] = {
 
 
 @dataclass
-class StageReport:
-    stage: str
-    source: str
-    institution: str
-    day: str
+class StageReport(PartitionReport):
+    """What one standardise run did (counts per table, link methods, unmapped codes)."""
+
     files: int = 0
     rows_in: int = 0
     rows_out: int = 0

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from transforms.lakeio import staged_partition
+from transforms.pipeline import PartitionReport
 from transforms.settings import Settings
 from transforms.validation.catalogue import MART_TABLES, Check, checks_for, load_catalogue
 from transforms.validation.checktypes import RefSets, describe
@@ -49,13 +50,9 @@ class TableCounts:
 
 
 @dataclass
-class StageReport:
+class StageReport(PartitionReport):
     """What one validate run did; ``reconciled`` is in == validated + quarantined for every table."""
 
-    stage: str
-    source: str
-    institution: str
-    day: str
     rows_in: int = 0
     rows_out: int = 0
     rows_quarantined: int = 0
