@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from transforms.ingest.textio import ReadNotes, decode_line, sniff_encoding
-from transforms.ingest.values import ColumnMapper, mask, pii_keys
+from transforms.ingest.values import NOT_APPLICABLE, ColumnMapper, mask, pii_keys
 from transforms.sources.profile import FileSpec, SourceProfile
 from transforms.sources.records import Reject, Row
 
@@ -293,55 +293,82 @@ class MessageMapper:
         self.needed = {p.seg for p in self.paths.values()} | ({self.repeat} if self.repeat else set())
         self.pii = pii_keys(spec)
         self.mapper = ColumnMapper(spec)
+        self.plan_by_segment: dict[str, list[tuple]] = {}
+        for idx, (key, sg, fi, co, su, whole) in enumerate(self.plan):
+            self.plan_by_segment.setdefault(sg, []).append((idx, key, fi, co, su, whole))
+        self.segment_order = list(self.plan_by_segment)
+        self.targets = dict(spec.columns)
+        # every target fed by one key, all of them canonical fields: segments can be cleaned
+        # separately and merged (else the vendor values go through ``from_mapping``)
+        self.unique_targets = (len(set(self.targets.values())) == len(self.targets)
+                               and set(self.targets.values()) <= set(self.mapper.fields))
+        self.blank: dict[str, str | None] = dict.fromkeys(self.mapper.fields)
 
     def rows(self, msg: Message, path: Path) -> Iterator[Row | Reject]:
+        """Canonical rows of one message (one per repeat segment, e.g. OBX, when the spec says so).
+
+        Why per segment occurrence: an ORU has one PID/PV1/OBR and many OBX, so the fields of
+        the shared segments are extracted and cleaned once per message (``_segment_values``),
+        not once per OBX; the OBX's own fields are the only per-row work. The first failing
+        field in ``plan`` order still names the reject, as when fields were read row by row.
+        """
         msh = msg.segments[0].text
         fsep = msh[3]
         msh_fields = ["MSH", fsep, *msh[4:].split(fsep)]  # MSH-1 is the separator itself
         enc = fsep + (msh_fields[2] + "^~\\&"[len(msh_fields[2]):])[:4]
         version = _version(msh_fields, enc[1])
         cid = msg.control_id
+        repeat = self.repeat
         latest: dict[str, list[str]] = {}
         first: dict[str, list[str]] = {}
         texts: dict[str, str] = {}  # segment id -> text of its latest occurrence (= fsep.join(fields))
-        repeat_rows: list[tuple[Segment, dict[str, list[str]], dict[str, str]]] = []
+        # (repeat segment, its fields, snapshot of latest/texts shared by repeats with no segment between)
+        repeat_rows: list[tuple[Segment, list[str], tuple[dict, dict]]] = []
+        snap: tuple[dict, dict] | None = None
         for seg in msg.segments:
             sid = seg.text[:3]
             if sid not in self.needed:
                 continue
             fields = msh_fields if sid == "MSH" else seg.text.split(fsep)
-            if sid == self.repeat:
-                snap = dict(latest)
-                snap[sid] = fields
-                repeat_rows.append((seg, snap, dict(texts)))
+            if sid == repeat:
+                if snap is None:
+                    snap = (dict(latest), dict(texts))
+                repeat_rows.append((seg, fields, snap))
+            else:
+                snap = None
             latest[sid] = fields
             texts[sid] = seg.text
             first.setdefault(sid, fields)
-        if self.repeat and not repeat_rows:
+        if repeat and not repeat_rows:
             yield Reject("ingest.hl7.no_repeat_segment",
-                         f"{path.name}: {msg.label()} has no {self.repeat} segment; table "
-                         f"{self.spec.table} needs one row per {self.repeat}",
+                         f"{path.name}: {msg.label()} has no {repeat} segment; table "
+                         f"{self.spec.table} needs one row per {repeat}",
                          line=msg.segments[0].number, message_id=cid or f"#{msg.ordinal}",
                          raw=masked_message(msg), table=self.spec.table)
             return
-        sources = repeat_rows if self.repeat else [(msg.segments[0], first, {})]
-        for seg, seg_fields, seg_texts in sources:
-            vendor: dict[str, str | None] = {}
-            c_comp, c_rep, c_esc, c_sub = enc[1], enc[2], enc[3], enc[4]
-            try:
-                for key, sg, fi, co, su, whole in self.plan:
-                    fields = seg_fields.get(sg)
-                    if fields is None or fi >= len(fields):
-                        vendor[key] = None
-                        continue
-                    v = fields[fi]
-                    # ``extract``'s plain-value shortcut inlined (most fields): no separator, not blank
-                    if c_comp not in v and c_rep not in v and c_esc not in v and c_sub not in v and v.strip():
-                        vendor[key] = v if whole else ""
-                        continue
-                    vendor[key] = extract(v, sg, fi, co, su, version, enc)
-            except Exception as exc:  # hl7apy parse errors are many classes
-                shown = fields[fi][:60]
+        if repeat:
+            sources = [(seg, {**shared[0], repeat: fields}, shared) for seg, fields, shared in repeat_rows]
+        else:
+            sources = [(msg.segments[0], first, None)]
+        cache: dict[int, tuple[dict[str, str | None], tuple | None]] = {}  # id(fields) -> values, error
+        prefixes: dict[int, str] = {}  # id(shared snapshot) -> raw context before the repeat segment
+        for seg, seg_fields, shared in sources:
+            error: tuple | None = None
+            merged: dict[str, str | None] = {}
+            for sg in self.segment_order:
+                fields = seg_fields.get(sg)
+                got = cache.get(id(fields)) if fields is not None else None
+                if got is None:
+                    got = self._segment_values(sg, fields, version, enc)
+                    if fields is not None:
+                        cache[id(fields)] = got
+                values, err = got
+                if err is not None and (error is None or err[0] < error[0]):
+                    error = err
+                merged.update(values)
+            if error is not None:
+                _, key, value, exc = error
+                shown = value[:60]
                 if key in self.pii:
                     shown = mask(shown)
                 yield Reject("ingest.hl7.bad_field",
@@ -350,14 +377,54 @@ class MessageMapper:
                              line=seg.number, message_id=cid or f"#{msg.ordinal}",
                              raw=masked_message(msg), table=self.spec.table)
                 continue
-            if self.repeat:
-                ctx = [msh] + [seg_texts[s] for s in sorted(seg_fields)
-                               if s not in ("MSH", self.repeat)] + [seg.text]
-                raw = "\r".join(ctx)
+            if shared is not None:
+                prefix = prefixes.get(id(shared))
+                if prefix is None:
+                    seg_texts = shared[1]
+                    prefix = prefixes[id(shared)] = "\r".join(
+                        [msh] + [seg_texts[s] for s in sorted(seg_fields) if s not in ("MSH", repeat)])
+                raw = prefix + "\r" + seg.text
             else:
                 raw = msg.text
-            yield Row(self.spec.table, self.mapper.from_mapping(vendor), line=seg.number,
-                      message_id=cid, raw=raw)
+            if self.unique_targets:
+                out = dict(self.blank)
+                out.update(merged)
+                out.update(self.mapper.constants)
+            else:
+                out = self.mapper.from_mapping(merged)
+            yield Row(self.spec.table, out, line=seg.number, message_id=cid, raw=raw)
+
+    def _segment_values(self, sg: str, fields: list[str] | None, version: str,
+                        enc: str) -> tuple[dict[str, str | None], tuple | None]:
+        """The mapped fields of one segment occurrence: cleaned canonical values when every
+        target is fed by one key (else the vendor values), and the first failing field
+        ``(plan index, key, value, exception)`` or None."""
+        vendor: dict[str, str | None] = {}
+        c_comp, c_rep, c_esc, c_sub = enc[1], enc[2], enc[3], enc[4]
+        for idx, key, fi, co, su, whole in self.plan_by_segment[sg]:
+            if fields is None or fi >= len(fields):
+                vendor[key] = None
+                continue
+            v = fields[fi]
+            # ``extract``'s plain-value shortcut inlined (most fields): no separator, not blank
+            if c_comp not in v and c_rep not in v and c_esc not in v and c_sub not in v and v.strip():
+                vendor[key] = v if whole else ""
+                continue
+            try:
+                vendor[key] = extract(v, sg, fi, co, su, version, enc)
+            except Exception as exc:  # hl7apy parse errors are many classes
+                return {}, (idx, key, v, exc)
+        if not self.unique_targets:
+            return vendor, None
+        na, null, targets = self.mapper.na, self.mapper.null, self.targets
+        out: dict[str, str | None] = {}
+        for key, v in vendor.items():  # ``ColumnMapper.from_mapping`` for this segment's keys
+            if v is None:
+                out[targets[key]] = None
+                continue
+            text = v.strip()
+            out[targets[key]] = NOT_APPLICABLE if text in na else (None if text in null else text)
+        return out, None
 
 
 def masked_message(msg: Message) -> str:
