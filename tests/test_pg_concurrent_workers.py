@@ -9,6 +9,7 @@ starts real processes that meet at a barrier, so the race is provoked, not simul
 from __future__ import annotations
 
 import multiprocessing as mp
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -44,3 +45,36 @@ def test_workers_migrating_a_fresh_warehouse_at_once(pg_url):
         versions = [r[0] for r in c.execute(sa.text("SELECT version FROM schema_migrations"))]
     eng.dispose()
     assert versions and len(versions) == len(set(versions))
+
+
+def _upsert_at_barrier(url: str, k: int, barrier, out) -> None:
+    from transforms.identity.mpi import LinkRecord, upsert_links
+    from transforms.warehouse.db import get_engine
+
+    try:
+        links = {f"h{j}": LinkRecord(f"h{j}", "id_number", f"p{j}", "id_number", {f"H{k}"}, 1) for j in range(300)}
+        barrier.wait(timeout=60)
+        with get_engine(url).begin() as conn:
+            upsert_links(conn, links, date(2026, 11, 2), "his", f"H{k}")
+        out.put("ok")
+    except Exception as exc:
+        out.put(f"{type(exc).__name__}: {exc}"[:500])
+
+
+def test_workers_merging_the_same_person_links_at_once(pg_url):
+    from transforms.warehouse.db import get_engine, migrate
+
+    migrate(get_engine(pg_url))
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(WORKERS), ctx.Queue()
+    procs = [ctx.Process(target=_upsert_at_barrier, args=(pg_url, k, barrier, out)) for k in range(WORKERS)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert results == ["ok"] * WORKERS
+    with get_engine(pg_url).connect() as c:
+        rows = c.execute(sa.text("SELECT institutions, n_records FROM person_link")).all()
+    every = "|".join(sorted(f"H{k}" for k in range(WORKERS)))
+    assert len(rows) == 300 and {r[0] for r in rows} == {every} and {r[1] for r in rows} == {WORKERS}

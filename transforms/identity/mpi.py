@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from transforms.identity import person_key as pk
 from transforms.identity import resident_id as rid
+from transforms.warehouse.db import advisory_lock
 
 
 @dataclass
@@ -222,6 +223,7 @@ def upsert_links(conn: Connection, links: dict[str, LinkRecord], day: date, sour
     """
     if not links:
         return 0
+    advisory_lock(conn, "person_link")  # read-merge-write below: workers on PostgreSQL take turns
     totals = _partition_totals(conn, links, day, source, institution) if source and institution else None
     existing = _existing(conn, list(links))
     rows = []
