@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
+
+from transforms.yamlio import loads_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SECRETS = {"POSTGRES_PASSWORD": "p", "RHP_PSEUDONYM_KEY": "k", "AIRFLOW_FERNET_KEY": "f", "AIRFLOW_API_SECRET": "s"}
@@ -25,7 +26,7 @@ def _compose() -> dict:
     out = subprocess.run([exe, "-f", str(REPO / "docker-compose.yaml"), "config"], capture_output=True, text=True,
                          env={**os.environ, **SECRETS}, cwd=REPO)
     assert out.returncode == 0, out.stderr
-    return yaml.safe_load(out.stdout)
+    return loads_yaml(out.stdout)
 
 
 def test_compose_config_is_valid_and_complete():

@@ -112,12 +112,12 @@ SEX_ZH = {"男": "1", "女": "2", "M": "1", "F": "2", "1": "1", "2": "2"}
 # ---- configuration ------------------------------------------------------------------------
 @pytest.mark.unit
 def test_profiles_load_and_pins_resolve():
-    import yaml
+    from transforms.yamlio import load_yaml
 
     ids = {"his_vendor_a_csv", "his_vendor_b_xlsx", "his_vendor_b_csv", "his_hl7v2_adt", "lis_hl7v2_oru",
            "pacs_csv", "public_health_csv", "signing_json", "registry_csv"}
     assert ids <= set(PROFILES)
-    pins = yaml.safe_load((MAPPINGS_DIR / "sources" / "onboarding.yaml").read_text(encoding="utf-8"))["pins"]
+    pins = load_yaml(MAPPINGS_DIR / "sources" / "onboarding.yaml")["pins"]
     for pin in pins:
         for pid in pin["profiles"]:
             assert PROFILES[pid].source == pin["source"], pin

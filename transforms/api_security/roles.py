@@ -11,10 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
 from transforms.settings import MAPPINGS_DIR
+from transforms.yamlio import load_yaml
 
 ACCESS_FILE = MAPPINGS_DIR / "recognition" / "access.yaml"
 Action = Literal["lookup", "fhir_read", "record_outcome", "rates", "audit_read", "indicators",
@@ -51,7 +51,7 @@ class AccessPolicy(BaseModel):
 
 
 def load_policy(path: Path = ACCESS_FILE) -> AccessPolicy:
-    return AccessPolicy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return AccessPolicy.model_validate(load_yaml(path))
 
 
 @lru_cache(maxsize=2)

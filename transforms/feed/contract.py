@@ -14,10 +14,10 @@ import json
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from transforms.settings import MAPPINGS_DIR
+from transforms.yamlio import load_yaml
 
 FEEDS_DIR = MAPPINGS_DIR / "feeds"
 LOCK_FILE = FEEDS_DIR / "contracts.lock.json"
@@ -65,7 +65,7 @@ def load_contracts(directory: Path = FEEDS_DIR) -> dict[str, FeedContract]:
     out: dict[str, FeedContract] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
-            c = FeedContract.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+            c = FeedContract.model_validate(load_yaml(path))
         except Exception as exc:
             raise ValueError(f"{path}: invalid feed contract: {exc}") from exc
         out[c.name] = c

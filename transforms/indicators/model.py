@@ -13,10 +13,10 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from transforms.settings import MAPPINGS_DIR
+from transforms.yamlio import load_yaml
 
 INDICATORS_DIR = MAPPINGS_DIR / "indicators"
 BASE_COLUMNS: tuple[str, ...] = ("row_id", "institution_code", "event_date", "person_key", "doctor_id", "team_id",
@@ -81,7 +81,7 @@ class Indicator(BaseModel):
 def load_indicator(path: Path) -> Indicator:
     """Read one declaration; errors name the file and the field."""
     try:
-        return Indicator.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return Indicator.model_validate(load_yaml(path))
     except Exception as exc:
         raise ValueError(f"{path}: invalid indicator declaration: {exc}") from exc
 

@@ -19,11 +19,11 @@ from statistics import median
 from typing import Any, Literal
 
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.engine import Connection
 
 from transforms.settings import EXPECTATIONS_DIR, MAPPINGS_DIR
 from transforms.sources.calendar import Calendar, expected_submissions, load_calendar
+from transforms.yamlio import load_yaml
 
 Lang = Literal["zh", "en"]
 CellState = Literal["ok", "zero", "late", "partial", "missing"]
@@ -73,7 +73,7 @@ def _as_dt(v: Any) -> datetime | None:
 
 
 def load_weights(path: Path = SCORE_PATH) -> dict[str, float]:
-    weights = yaml.safe_load(path.read_text(encoding="utf-8"))["weights"]
+    weights = load_yaml(path)["weights"]
     unknown = set(weights) - set(DIMENSIONS)
     if unknown:
         raise ValueError(f"{path}: weights: unknown dimension(s) {sorted(unknown)}; known {DIMENSIONS}")

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from transforms.settings import MAPPINGS_DIR
+from transforms.yamlio import load_yaml
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -32,12 +31,12 @@ def data_csv(name: str) -> list[dict[str, str]]:
 
 @cache
 def clinical() -> dict:
-    return yaml.safe_load((DATA / "clinical.yaml").read_text(encoding="utf-8"))
+    return load_yaml(DATA / "clinical.yaml")
 
 
 @cache
 def scales() -> dict:
-    return yaml.safe_load((DATA / "scales.yaml").read_text(encoding="utf-8"))
+    return load_yaml(DATA / "scales.yaml")
 
 
 @cache

@@ -13,14 +13,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from transforms.settings import MAPPINGS_DIR
 from transforms.sources.calendar import Calendar, expected_submissions, load_calendar
 from transforms.sources.profile import FileSpec, SourceProfile, load_profiles
 from transforms.synth.defects import DefectLog
 from transforms.synth.refdata import DATA, Dictionary, dictionary
 from transforms.synth.writers import OutFile, write_manifest
+from transforms.yamlio import load_yaml
 
 HIS_ROLES = {"his_encounter": ("outpatient", "inpatient"), "his_diagnosis": ("diagnosis",),
              "his_prescription": ("prescription",)}
@@ -33,7 +32,7 @@ def profiles() -> dict[str, SourceProfile]:
 
 @cache
 def pins() -> list[dict[str, Any]]:
-    return yaml.safe_load((MAPPINGS_DIR / "sources" / "onboarding.yaml").read_text(encoding="utf-8"))["pins"]
+    return load_yaml(MAPPINGS_DIR / "sources" / "onboarding.yaml")["pins"]
 
 
 @cache
@@ -43,7 +42,7 @@ def calendar() -> Calendar:
 
 @cache
 def _deliveries() -> dict[str, dict[str, str]]:
-    return yaml.safe_load((DATA / "deliveries.yaml").read_text(encoding="utf-8"))["his"]
+    return load_yaml(DATA / "deliveries.yaml")["his"]
 
 
 def pin_for(source: str, institution: str) -> dict[str, Any]:

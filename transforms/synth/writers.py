@@ -21,8 +21,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from transforms.sources.profile import FileSpec, SourceProfile
 from transforms.synth.defects import (
     CODE_FIELD,
@@ -38,6 +36,7 @@ from transforms.synth.defects import (
 )
 from transforms.synth.refdata import DATA
 from transforms.synth.rng import h64
+from transforms.yamlio import load_yaml
 
 _DATE_DEFAULT = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%d %H:%M:%S"}
 EPOCH_ZIP = (2020, 1, 1, 0, 0, 0)
@@ -45,7 +44,7 @@ EPOCH_ZIP = (2020, 1, 1, 0, 0, 0)
 
 @cache
 def styles() -> dict[str, dict]:
-    return yaml.safe_load((DATA / "vendor_styles.yaml").read_text(encoding="utf-8"))
+    return load_yaml(DATA / "vendor_styles.yaml")
 
 
 def render(value: Any, fld: str, spec: FileSpec, style: dict) -> str | None:
