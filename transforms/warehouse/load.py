@@ -207,11 +207,15 @@ def merge_partition(conn: Connection, staged, source: str, institution: str, day
     counts = dict(conn.execute(sa.text("SELECT action, COUNT(*) FROM _load_diff GROUP BY action")).all())
     ins, upd, dele = (int(counts.get(a, 0)) for a in ("insert", "update", "delete"))
     q("DROP TABLE IF EXISTS _load_old")
+    # Only updates and deletes have an old version; with none (a first load, new resources only)
+    # the store, which holds every loaded day, is not read at all.
+    replaced = "d.action IN ('update', 'delete')" if upd + dele else "1 = 0"
     q("CREATE TEMP TABLE _load_old AS SELECT f.* FROM fhir_resource f JOIN _load_diff d "
-      "ON d.resource_type = f.resource_type AND d.id = f.id WHERE d.action IN ('update', 'delete')")
+      f"ON d.resource_type = f.resource_type AND d.id = f.id WHERE {replaced}")
     _audit(conn, part)
-    q("DELETE FROM fhir_resource WHERE EXISTS (SELECT 1 FROM _load_diff d "
-      "WHERE d.resource_type = fhir_resource.resource_type AND d.id = fhir_resource.id)")
+    if upd + dele:
+        q("DELETE FROM fhir_resource WHERE EXISTS (SELECT 1 FROM _load_diff d WHERE d.action IN ('update', 'delete') "
+          "AND d.resource_type = fhir_resource.resource_type AND d.id = fhir_resource.id)")
     cols = ", ".join(STORE_COLUMNS)
     sel = ", ".join(f"CAST(s.resource AS {json_type}) AS resource" if c == "resource" else f"s.{c}"
                     for c in STORE_COLUMNS)
