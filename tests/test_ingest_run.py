@@ -253,3 +253,61 @@ def test_quarantine_log_clears_like_a_delete_per_batch(rhp_home):
         log.add(row("sup", 3))
         log.flush()
         assert ids(conn) == [("keep", 0), ("new", 2), ("sup", 3)]
+
+
+class _PerStatementLog:
+    """The submission-log statements per file, as before ``PartitionLog`` (the reference)."""
+
+    def __init__(self, conn, subs):
+        from transforms.ingest import submission_log as slog
+
+        self.conn, self.slog = conn, slog
+
+    def classify_and_find(self, sub, table):
+        return self.slog.classify_and_find(self.conn, sub, table)
+
+    def upsert(self, sub, *, old):
+        self.slog.upsert(self.conn, sub, old=old)
+
+    def mark_superseded(self, old_batch, new_batch):
+        self.slog.mark_superseded(self.conn, old_batch, new_batch)
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.local
+def test_partition_log_writes_what_per_file_statements_wrote(env, monkeypatch):
+    """One SELECT + one INSERT per partition: same log as a SELECT and an INSERT per file,
+    with an original, its correction and a duplicate in one run, then a rerun with another correction."""
+    from transforms.ingest import run as ingest_run
+    from transforms.ingest import submission_log as slog
+
+    settings, folder, pdir = env
+
+    def scenario() -> list[dict]:
+        for p in folder.iterdir():
+            p.unlink()
+        _write(folder, "mz_0301.csv", [ROW1, ROW2])
+        _write(folder, "mz_0301_corr1.csv", [ROW1], when=datetime(2026, 3, 1, 23, 10))
+        shutil.copy(folder / "mz_0301.csv", folder / "mz_copy.csv")
+        os.utime(folder / "mz_copy.csv", (_ts(datetime(2026, 3, 1, 23, 20)),) * 2)
+        _write(folder, "mz_other.csv", [ROW2, BAD], when=datetime(2026, 3, 2, 7, 0))
+        ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
+        _write(folder, "mz_0301_corr2.csv", [ROW2], when=datetime(2026, 3, 1, 23, 40))
+        ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
+        ingest_partition(settings, "his", "H1", DAY, profiles_dir=pdir)
+        rows = [{k: v for k, v in r.items() if k != "first_seen_at"} for r in submission_rows(settings)]
+        get_engine(settings.warehouse_url).dispose()
+        return sorted(rows, key=lambda r: r["batch_id"])
+
+    def reset() -> None:
+        Path(settings.warehouse_url.removeprefix("duckdb:///")).unlink()
+        shutil.rmtree(settings.lake, ignore_errors=True)
+        ingest_run._MIGRATED.clear()
+
+    batched = scenario()
+    assert {r["status"] for r in batched} >= {"new", "corrected", "duplicate", "late"}
+    reset()
+    monkeypatch.setattr(slog, "PartitionLog", _PerStatementLog)
+    assert scenario() == batched

@@ -211,9 +211,13 @@ def ingest_partition(settings: Settings, source: str, institution: str, day: dat
         staged: dict[str, RawBatchWriter] = {}
         superseded: set[str] = set()
         quarantine = QuarantineLog(conn)
-        for path in _landing_files(folder):
-            result, writer, replaced = _ingest_file(settings, conn, raw, quarantine, path, profiles, pins, source,
-                                                    institution, day, manifest.get(path.name))
+        paths = _landing_files(folder)
+        subs = [slog.new_submission(path, path.relative_to(settings.landing).as_posix(), source, institution, day,
+                                    manifest.get(path.name)) for path in paths]
+        log = slog.PartitionLog(conn, subs)
+        for path, sub in zip(paths, subs, strict=True):
+            result, writer, replaced = _ingest_file(log, raw, quarantine, path, sub, profiles, pins, source,
+                                                    institution, day)
             report.add(result)
             if writer is not None:
                 staged[writer.batch_id] = writer
@@ -221,30 +225,31 @@ def ingest_partition(settings: Settings, source: str, institution: str, day: dat
                 superseded.add(replaced)
         for batch in superseded & set(staged):
             staged.pop(batch).discard()
+        log.flush()
         quarantine.flush()
     return report
 
 
-def _ingest_file(settings, conn, raw: RawPartition, quarantine: QuarantineLog, path: Path, profiles, pins,
-                 source: str, institution: str, day: date, declared: int | None) -> tuple[FileResult, RawBatchWriter | None, str | None]:
+def _ingest_file(log: slog.PartitionLog, raw: RawPartition, quarantine: QuarantineLog, path: Path,
+                 sub: slog.Submission, profiles, pins, source: str, institution: str,
+                 day: date) -> tuple[FileResult, RawBatchWriter | None, str | None]:
     """Log and read one file; returns its result, its staged raw batch, and the batch it supersedes."""
-    rel = path.relative_to(settings.landing).as_posix()
-    sub = slog.new_submission(path, rel, source, institution, day, declared)
+    rel, declared = sub.file_path, sub.declared_count
     prof, spec, why = choose_profile(profiles, pins, source, institution, path.name)
     table = spec.table if spec else None
     sub.profile_id, sub.dataset = (prof.id if prof else None), table
-    old = slog.classify_and_find(conn, sub, table)
+    old = log.classify_and_find(sub, table)
     res = FileResult(rel, sub.batch_id, sub.status, sub.profile_id, table, declared_count=declared)
     if old and old.get("superseded_by"):  # a later correction replaced it: keep its log row as is
         res.status, res.reason = old["status"], f"superseded by batch {old['superseded_by']}; not landed"
         return res, None, None
     if sub.status == "duplicate":
-        slog.upsert(conn, sub, old=old)
+        log.upsert(sub, old=old)
         res.reason = sub.status_reason
         return res, None, None
     if prof is None or spec is None:
         sub.status, sub.status_reason = "rejected", why
-        slog.upsert(conn, sub, old=old)
+        log.upsert(sub, old=old)
         res.status, res.reason = "rejected", why
         return res, None, None
 
@@ -270,9 +275,9 @@ def _ingest_file(settings, conn, raw: RawPartition, quarantine: QuarantineLog, p
     if not count_ok:
         extra = f"declared {declared} records, read {sub.rows_read}"
         sub.notes = f"{sub.notes}; {extra}" if sub.notes else extra
-    slog.upsert(conn, sub, old=old)
+    log.upsert(sub, old=old)
     if sub.supersedes:
-        slog.mark_superseded(conn, sub.supersedes, sub.batch_id)
+        log.mark_superseded(sub.supersedes, sub.batch_id)
         quarantine.clear(sub.supersedes)
     res.status, res.reason = sub.status, sub.status_reason
     res.rows_read, res.rows_landed, res.rows_quarantined = sub.rows_read, landed, sink.count
