@@ -40,3 +40,34 @@ def test_postgres_marts_equal_duckdb_row_for_row(tmp_path, pg_url):
     assert (snapshot(pg.warehouse_url, [f"(SELECT {audit_cols} FROM load_audit) a"]) ==
             snapshot(duck.warehouse_url, [f"(SELECT {audit_cols} FROM load_audit) a"]))
     assert LINEAGE - {"loaded_at"} <= {k for k, _ in got_pg["fact_encounter"][0]}
+
+
+def test_stage_keeps_null_empty_quotes_and_newlines_on_both_engines(tmp_path, pg_url):
+    """The bulk stage (Arrow scan on DuckDB, CSV COPY on PostgreSQL) must not confuse NULL with ''."""
+    from datetime import date, datetime
+
+    import pyarrow as pa
+
+    from transforms.warehouse.db import get_engine
+    from transforms.warehouse.load import STORE_COLUMNS, _stage
+
+    texts = ['{"a": "x,\\"q\\"\\n\\\\ é"}', "", None, '"', "line\nbreak\r\n", "\\N", "NULL"]
+    n = len(texts)
+    t = pa.table({
+        "id": pa.array([f"r{i}" for i in range(n)]), "resource_type": pa.array(["Patient"] * n),
+        "person_key": pa.array(texts), "resource": pa.array([x or "{}" for x in texts]),
+        "content_hash": pa.nulls(n, pa.string()), "batch_id": pa.array(texts), "source_file": pa.array(["f"] * n),
+        "source_line": pa.array([1, None, 3, 4, 5, 6, 7], pa.int32()), "message_id": pa.array(texts),
+        "source": pa.array(["his"] * n), "institution_code": pa.array(["I1"] * n),
+        "partition_date": pa.array([date(2026, 11, 2)] * n, pa.date32()),
+        "loaded_at": pa.array([datetime(2026, 11, 2, 3, 4, 5)] * n, pa.timestamp("us")),
+    }).select(STORE_COLUMNS)
+    got = []
+    for url in (f"duckdb:///{tmp_path / 'w.duckdb'}", pg_url):
+        with get_engine(url).begin() as conn:
+            _stage(conn, t, "_load_stage")
+            got.append([tuple(r) for r in conn.exec_driver_sql(
+                f"SELECT {', '.join(STORE_COLUMNS)} FROM _load_stage ORDER BY id").all()])
+    assert got[0] == got[1]
+    assert [r[2] for r in got[1]] == texts
+    assert got[1][0][4] is not None
