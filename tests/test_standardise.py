@@ -281,3 +281,21 @@ def test_dictionary_resolution_reads_both_onboarding_shapes(tmp_path):
     assert cfg.formats("test_lis_b", "lab_result") == {"report_time": "%Y%m%d%H%M%S"}
     (tmp_path / "broken.yaml").write_text("id: x\nformat: nope\n", encoding="utf-8")
     assert any("broken.yaml" in w for w in load_source_config(tmp_path).warnings)
+
+
+def test_cast_column_per_distinct_value_matches_each_value_alone():
+    from transforms.standardise.casting import cast_column
+
+    values = ["2026-11-02", " 20261102 ", None, "", "/", "2026-13-01", "2026-11-02", "20261102083000+0215"]
+    for kind in ("date", "datetime", "int", "decimal", "bool"):
+        s = pd.Series(values * 2 + ["1", "1,200", "yes"], dtype="str")
+        typed, why = cast_column(s, kind, [])
+        again, why_again = cast_column(s, kind, [])  # served from the cache the second time
+        assert typed.dtype == again.dtype and typed.tolist() == again.tolist()
+        assert why.tolist() == why_again.tolist() and typed.index.equals(s.index)
+        for i in range(len(s)):
+            one, one_why = cast_column(s.iloc[[i]].reset_index(drop=True), kind, [])
+            if kind != "datetime":  # an offset anywhere in a datetime column changes its unit, not values
+                assert typed.iloc[i] is one.iloc[0] or typed.iloc[i] == one.iloc[0] or (
+                    pd.isna(typed.iloc[i]) and pd.isna(one.iloc[0]))
+            assert why.iloc[i] is one_why.iloc[0] or why.iloc[i] == one_why.iloc[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -95,12 +96,51 @@ def _strings_fast(s: pd.Series) -> pd.Series | None:
 
 
 def cast_column(s: pd.Series, kind: FieldType, formats: list[str]) -> tuple[pd.Series, pd.Series]:
-    """(typed column, reason per row where a non-blank value failed to cast, else NA)."""
+    """(typed column, reason per row where a non-blank value failed to cast, else NA).
+
+    Typed kinds are cast once per distinct stripped value and spread back by position: a day's
+    dates, statuses and flags repeat heavily, and every format tried cost a pandas pass per row.
+    The distinct values (blank included) are the same set the row-wise cast saw, so everything
+    that depends on the whole column (dtype inference, the offset shift) comes out the same.
+    """
     if kind not in ("date", "datetime", "decimal", "int", "bool"):
         typed = _strings_fast(s)
         if typed is not None:
             return typed, pd.Series(pd.NA, index=s.index, dtype="string")
+        text = s.astype("string").str.strip()
+        return text.where(~(s.isna() | (text == "")), None), pd.Series(pd.NA, index=s.index, dtype="string")
     text = s.astype("string").str.strip()
+    codes, uniques = text.factorize(use_na_sentinel=False)
+    distinct = pd.Series(uniques.array, dtype="string")
+    key = (kind, tuple(formats), tuple(distinct.tolist())) if len(distinct) <= _CACHED_DISTINCT else None
+    hit = _CAST_CACHE.get(key) if key is not None else None
+    if hit is None:
+        hit = _cast_text(distinct, kind, formats)
+        if key is not None:
+            if len(_CAST_CACHE) >= _CACHE_SIZE:
+                _CAST_CACHE.pop(next(iter(_CAST_CACHE)))
+            _CAST_CACHE[key] = hit
+    typed, why = hit
+    return _spread(typed, codes, s.index), _spread(why, codes, s.index)
+
+
+# Casts of small distinct-value sets, shared across batches and columns (an empty column, a
+# status flag, the day's dates): key (kind, formats, distinct values) → (typed, reason).
+_CACHED_DISTINCT = 64
+_CACHE_SIZE = 4096
+_CAST_CACHE: dict[tuple, tuple[pd.Series, pd.Series]] = {}
+
+
+def _spread(per_value: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Per-distinct results back to one row each (same dtype)."""
+    out = per_value.take(codes)
+    out.index = index
+    return out
+
+
+def _cast_text(text: pd.Series, kind: FieldType, formats: list[str]) -> tuple[pd.Series, pd.Series]:
+    """The cast of already-stripped strings (``string`` dtype) to ``kind``."""
+    s = text
     blank = s.isna() | (text == "")
     na_mark = text.isin(NOT_APPLICABLE)
     if kind in ("date", "datetime"):
@@ -119,16 +159,13 @@ def cast_column(s: pd.Series, kind: FieldType, formats: list[str]) -> tuple[pd.S
             typed = num.astype("Float64")
             bad = ~blank & num.isna()
         reason = "not_a_number" if kind == "decimal" else "not_an_integer"
-    elif kind == "bool":
+    else:  # bool
         low = text.str.lower()
         typed = pd.Series(pd.NA, index=s.index, dtype="boolean")
         typed[low.isin(TRUE_VALUES).fillna(False)] = True
         typed[low.isin(FALSE_VALUES).fillna(False)] = False
         bad = ~blank & typed.isna()
         reason = "not_a_boolean"
-    else:
-        typed = text.where(~blank, None)
-        return typed, pd.Series(pd.NA, index=s.index, dtype="string")
     why = pd.Series(pd.NA, index=s.index, dtype="string")
     why[bad & na_mark] = "not_applicable"
     why[bad & ~na_mark] = reason

@@ -71,6 +71,7 @@ def map_multi_domain(local: pd.Series, cs: CodeSet, domain: str, sep: str = "|")
     }, index=local.index)
 
 
-def add_code_columns(df: pd.DataFrame, field: str, cols: pd.DataFrame) -> None:
+def add_code_columns(df: pd.DataFrame | dict[str, pd.Series], field: str, cols: pd.DataFrame) -> None:
+    """Add the five code columns of ``field`` to a frame or to a dict of columns being built."""
     for suffix in ("std", "std_system", "std_display", "map_status", "dictionary"):
         df[f"{field}_{suffix}"] = cols[suffix]
