@@ -163,3 +163,48 @@ def test_missing_values_from_blank_cells_are_not_names():
 
     nan = float("nan")
     assert mask_name(nan) is None and norm_name(nan) is None and norm_phone(nan) is None
+
+
+def test_known_links_fetch_only_the_batch_hashes_once():
+    from transforms.identity.mpi import KnownLinks
+
+    key = b"k"
+    a = _people([{"id_number": "11010519491231002X", "patient_name": "王芳", "phone": "13800138000"}])
+    _, links_a = resolve(a, key, "H1", {}, pd.Series(["2"], dtype="string"), pd.Series([date(1949, 12, 31)]))
+    table = {h: r.person_key for h, r in links_a.items() if r.link_type == "demographic"}
+    table["unrelated"] = "p-x"
+    asked: list[list[str]] = []
+
+    def fetch(hashes: list[str]) -> dict[str, str]:
+        asked.append(sorted(hashes))
+        return {h: table[h] for h in hashes if h in table}
+
+    known = KnownLinks(fetch)
+    b = _people([{"patient_name": "王芳", "phone": "13800138000"}] * 3 + [{"patient_name": "李四", "phone": "1"}])
+    args = (pd.Series(["2"] * 4, dtype="string"), pd.Series([date(1949, 12, 31)] * 4))
+    ident, links_b = resolve(b, key, "H2", known, *args)
+    assert ident["link_method"].tolist() == ["demographic"] * 4
+    assert ident["person_key"].tolist()[:3] == [links_a_key(links_a)] * 3  # joined the ID holder
+    assert len(asked) == 1 and "unrelated" not in asked[0] and len(asked[0]) == 2
+    assert sum(r.n_records for r in links_b.values()) == 4
+    resolve(b, key, "H2", known, *args)
+    assert len(asked) == 1  # hashes asked before are not fetched again
+
+
+def links_a_key(links) -> str:
+    return next(r.person_key for r in links.values() if r.link_type == "id_number")
+
+
+def test_resolve_repeated_rows_match_row_by_row():
+    key = b"k"
+    rows = [{"id_number": "11010519491231002X", "patient_name": "王芳", "phone": "13800138000"},
+            {"patient_name": "王芳", "phone": "13800138000"}, {"patient_local_id": "P-9"}, {}]
+    df = _people(rows * 3)
+    sex, birth = pd.Series(["2"] * 12, dtype="string"), pd.Series([date(1949, 12, 31)] * 12)
+    ident, links = resolve(df, key, "H1", {}, sex, birth)
+    for i, r in enumerate(rows):
+        one, _ = resolve(_people([r]), key, "H1", {}, sex[:1], birth[:1])
+        for c in ident.columns:
+            assert ident[c].iloc[i::4].tolist() == [one[c].iloc[0]] * 3 or c == "person_key" and i == 1
+    assert ident["person_key"][1] == ident["person_key"][0]  # demographics joined the ID in the batch
+    assert {r.n_records for r in links.values()} == {6, 3}

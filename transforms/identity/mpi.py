@@ -9,10 +9,14 @@ which institutions submitted it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -42,8 +46,13 @@ def resolve(
     """Identity columns for every row of ``df`` (canonical person fields as strings).
 
     ``sex_std`` (GB/T 2261.1) and ``birth_submitted`` (dates) are the already-typed submitted
-    values; ``known_links`` maps demographic link hashes to person keys from earlier batches.
+    values; ``known_links`` maps demographic link hashes to person keys from earlier batches
+    (a ``KnownLinks`` fetches only the hashes this batch needs).
     Returns the identity columns (same index as ``df``) and the links this batch produced.
+
+    Rows are resolved once per distinct (ID, name, phone, local id, sex, birth date): a lab
+    batch repeats each person ~10x. Distinct rows are taken in order of first appearance, so
+    which row registers a link first, and the links' order, are those of a row-by-row pass.
     """
     n = len(df)
     idx = df.index
@@ -53,72 +62,103 @@ def resolve(
 
     sex_std = sex_std if sex_std is not None else pd.Series([None] * n, index=idx, dtype=object)
     birth_submitted = birth_submitted if birth_submitted is not None else pd.Series([None] * n, index=idx)
-    checks = {v: rid.check(v) for v in col("id_number").dropna().unique()}
-    links = dict(known_links or {})
-    produced: dict[str, LinkRecord] = {}
-
-    def note(link_hash: str, link_type: str, person: str, method: str) -> None:
-        rec = produced.get(link_hash)
-        if rec is None:
-            produced[link_hash] = LinkRecord(link_hash, link_type, person, method, {institution}, 1)
-        else:
-            rec.n_records += 1
-
-    out = {k: [None] * n for k in ("person_key", "link_method", "id_valid", "id_issues", "sex_std",
-                                    "birth_date_std")}
+    today = date.today()
     names, phones, local_ids = _values(col("patient_name")), _values(col("phone")), _values(col("patient_local_id"))
     ids, sexes, births = _values(col("id_number")), _values(sex_std), _values(birth_submitted)
+    first: dict[tuple, int] = {}
+    codes = np.fromiter((first.setdefault(r, len(first)) for r in zip(ids, names, phones, local_ids, sexes, births,
+                                                                      strict=True)), dtype=np.intp, count=n)
+    counts = np.bincount(codes, minlength=len(first)).tolist() if n else []
+    m = len(first)
+    produced: dict[str, LinkRecord] = {}
+
+    def note(link_hash: str, link_type: str, person: str, method: str, times: int) -> None:
+        rec = produced.get(link_hash)
+        if rec is None:
+            produced[link_hash] = LinkRecord(link_hash, link_type, person, method, {institution}, times)
+        else:
+            rec.n_records += times
+
+    out = {k: [None] * m for k in ("person_key", "link_method", "id_valid", "id_issues", "sex_std",
+                                    "birth_date_std")}
+    demo: list[str | None] = [None] * m
+    valid: list[bool] = [False] * m
+    for j, (id_number, name, phone, _local, sex, birth) in enumerate(first):
+        c = _checked(id_number, today)
+        issues = list(c.issues) + list(rid.cross_check(c, sex, birth))
+        valid[j] = c.valid
+        out["id_valid"][j] = c.valid
+        out["id_issues"][j] = ";".join(issues) or None
+        out["sex_std"][j] = c.sex_code if c.valid else sex
+        out["birth_date_std"][j] = c.birth_date if c.valid else birth
+        demo[j] = _demo_hash(key, name, out["sex_std"][j], out["birth_date_std"][j], phone)
+    links = _known_for(known_links, {h for h in demo if h})
     pending: list[int] = []
-    memo: dict[tuple, str | None] = {}  # lab batches repeat each person ~10x: hash each link value once
-
-    def demo_hash(name: str | None, sex: str | None, birth: date | None, phone: str | None) -> str | None:
-        k = ("d", name, sex, birth, phone)
-        if k not in memo:
-            demo = pk.demographic_link_value(name, sex, birth, phone)
-            memo[k] = pk.demographic_hash(key, demo) if demo else None
-        return memo[k]
-
-    def id_hash(id18: str) -> str:
-        k = ("i", id18)
-        if k not in memo:
-            memo[k] = pk.id_key(key, id18)
-        return memo[k]  # type: ignore[return-value]
-    for i in range(n):
-        c = checks[ids[i]] if ids[i] is not None else rid.check(None)
-        issues = list(c.issues) + list(rid.cross_check(c, sexes[i], births[i]))
-        out["id_valid"][i] = c.valid
-        out["id_issues"][i] = ";".join(issues) or None
-        out["sex_std"][i] = c.sex_code if c.valid else sexes[i]
-        out["birth_date_std"][i] = c.birth_date if c.valid else births[i]
-        if c.valid and c.id18:
-            person = id_hash(c.id18)
-            out["person_key"][i] = person
-            out["link_method"][i] = "id_number_upgraded_15" if c.upgraded_from_15 else "id_number"
-            note(person, "id_number", person, out["link_method"][i])
-            h = demo_hash(names[i], out["sex_std"][i], out["birth_date_std"][i], phones[i])
+    for j, (id_number, _name, _phone, _local, _sex, _birth) in enumerate(first):
+        c = _checked(id_number, today)
+        if valid[j] and c.id18:
+            person = _id_hash(key, c.id18)
+            out["person_key"][j] = person
+            out["link_method"][j] = "id_number_upgraded_15" if c.upgraded_from_15 else "id_number"
+            note(person, "id_number", person, out["link_method"][j], counts[j])
+            h = demo[j]
             if h:
                 links.setdefault(h, person)
-                note(h, "demographic", links[h], "id_number")
+                note(h, "demographic", links[h], "id_number", counts[j])
         else:
-            pending.append(i)
-    for i in pending:  # after every valid ID in the batch has registered its demographics
-        h = demo_hash(names[i], out["sex_std"][i], out["birth_date_std"][i], phones[i])
-        local = local_ids[i]
+            pending.append(j)
+    locals_ = list(first)
+    for j in pending:  # after every valid ID in the batch has registered its demographics
+        h = demo[j]
+        local = locals_[j][3]
         if h:
             person = links.setdefault(h, h)
-            out["person_key"][i], out["link_method"][i] = person, "demographic"
-            note(h, "demographic", person, "demographic" if person == h else "id_number")
+            out["person_key"][j], out["link_method"][j] = person, "demographic"
+            note(h, "demographic", person, "demographic" if person == h else "id_number", counts[j])
         elif local:
             person = pk.local_key(key, institution, str(local))
-            out["person_key"][i], out["link_method"][i] = person, "local_id"
-            note(person, "local_id", person, "local_id")
+            out["person_key"][j], out["link_method"][j] = person, "local_id"
+            note(person, "local_id", person, "local_id", counts[j])
         else:
-            out["link_method"][i] = "unlinked"
-    frame = pd.DataFrame(out, index=idx)
-    frame["id_valid"] = frame["id_valid"].astype("boolean")
+            out["link_method"][j] = "unlinked"
+    frame = pd.DataFrame({k: _spread(v, codes) for k, v in out.items()}, index=idx)
+    frame["id_valid"] = frame["id_valid"].astype(bool).astype("boolean")
     for c in ("person_key", "link_method", "id_issues", "sex_std"):
         frame[c] = frame[c].astype("string")
     return frame, produced
+
+
+def _spread(per_row: list, codes: np.ndarray) -> np.ndarray:
+    """Per-distinct values back to one per row (object array)."""
+    arr = np.empty(len(per_row), dtype=object)
+    arr[:] = per_row
+    return arr[codes]
+
+
+@lru_cache(maxsize=1 << 18)
+def _checked(id_number: str | None, today: date) -> rid.IdCheck:
+    """``rid.check`` per (value, reference date): the same residents recur in every batch of a day."""
+    return rid.check(id_number, today)
+
+
+@lru_cache(maxsize=1 << 18)
+def _id_hash(key: bytes, id18: str) -> str:
+    return pk.id_key(key, id18)
+
+
+@lru_cache(maxsize=1 << 18)
+def _demo_hash(key: bytes, name: str | None, sex: str | None, birth: date | None, phone: str | None) -> str | None:
+    demo = pk.demographic_link_value(name, sex, birth, phone)
+    return pk.demographic_hash(key, demo) if demo else None
+
+
+def _known_for(known_links: Mapping[str, str] | None, hashes: set[str]) -> dict[str, str]:
+    """The known person key of each of ``hashes`` that has one (only those: the batch reads no others)."""
+    if isinstance(known_links, KnownLinks):  # before the emptiness test: an empty one still fetches
+        return known_links.lookup(hashes) if hashes else {}
+    if not known_links or not hashes:
+        return {}
+    return {h: known_links[h] for h in hashes if h in known_links}
 
 
 def _values(s: pd.Series) -> list:
@@ -126,14 +166,58 @@ def _values(s: pd.Series) -> list:
     return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in s.tolist()]
 
 
-def known_demographic_links(conn: Connection) -> dict[str, str]:
+class KnownLinks(dict):
+    """Demographic link hash → person key, filled from the warehouse only for the hashes batches ask.
+
+    Why: loading the whole demographic link table per partition does not scale (25 M residents
+    at city scale). ``fetch`` queries a list of hashes (``known_demographic_links(conn, hashes)``);
+    hashes added with ``setdefault`` (links earlier batches produced) are never fetched.
+    """
+
+    def __init__(self, fetch: Callable[[list[str]], dict[str, str]]) -> None:
+        super().__init__()
+        self._fetch = fetch
+        self._asked: set[str] = set()
+
+    def lookup(self, hashes: Iterable[str]) -> dict[str, str]:
+        """Known person key of each hash that has one, fetching the ones not asked before."""
+        hashes = list(hashes)
+        missing = [h for h in hashes if h not in self and h not in self._asked]
+        if missing:
+            self._asked.update(missing)
+            for h, p in self._fetch(missing).items():
+                self.setdefault(h, p)
+        return {h: self[h] for h in hashes if h in self}
+
+
+def known_demographic_links(conn: Connection, hashes: Sequence[str] | None = None) -> dict[str, str]:
     """Demographic link hash → person key, from the warehouse link table.
 
-    On DuckDB the rows are fetched by the driver in bulk: SQLAlchemy's row-by-row fetch of the
-    whole table took ~0.2 s per partition on a district day and grows with the table.
+    With ``hashes``, only those are looked up (DuckDB joins a registered Arrow table, PostgreSQL
+    uses the primary key with ``= ANY``): the whole table is too big to load at city scale.
+    On DuckDB the rows are fetched by the driver in bulk (SQLAlchemy's row-by-row fetch is slow).
     """
     sql = "SELECT link_hash, person_key FROM person_link WHERE link_type = 'demographic'"
-    if conn.dialect.name.startswith("duckdb"):
+    duck = conn.dialect.name.startswith("duckdb")
+    if hashes is not None:
+        if not hashes:
+            return {}
+        if duck:
+            raw = conn.connection.driver_connection
+            raw.register("_demo_keys", pa.table({"link_hash": pa.array(list(hashes), pa.string())}))
+            try:
+                cols = raw.execute(sql.replace("FROM person_link", "FROM person_link JOIN _demo_keys USING (link_hash)")
+                                   ).fetchnumpy()
+            finally:
+                raw.unregister("_demo_keys")
+            return dict(zip(cols["link_hash"].tolist(), cols["person_key"].tolist(), strict=True))
+        out: dict[str, str] = {}
+        hs = list(hashes)
+        for start in range(0, len(hs), 10000):
+            rows = conn.execute(sa.text(sql + " AND link_hash = ANY(:h)"), {"h": hs[start:start + 10000]})
+            out.update({h: p for h, p in rows})
+        return out
+    if duck:
         cols = conn.connection.driver_connection.execute(sql).fetchnumpy()
         return dict(zip(cols["link_hash"].tolist(), cols["person_key"].tolist(), strict=True))
     rows = conn.execute(sa.text(sql))

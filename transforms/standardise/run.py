@@ -157,7 +157,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 def standardise_partition(settings: Settings, source: str, institution: str, day: date) -> StageReport:
     """Standardise every raw table of one partition; replaces its standard output."""
-    from transforms.identity.mpi import known_demographic_links, upsert_links
+    from transforms.identity.mpi import KnownLinks, known_demographic_links, upsert_links
     from transforms.terminology.warehouse import own_transaction as transaction
     from transforms.terminology.warehouse import record_unmapped
 
@@ -168,42 +168,44 @@ def standardise_partition(settings: Settings, source: str, institution: str, day
     all_links: dict = {}
     unmapped: dict[tuple, dict] = {}
     methods: Counter[str] = Counter()
-    with transaction(settings.warehouse_url) as conn:
-        known = known_demographic_links(conn)
-    for name, table in TABLES.items():
-        raw_dir = partition_dir(settings.raw, name, source, institution, day)
-        out_dir = partition_dir(settings.standard, name, source, institution, day)
-        files = sorted(raw_dir.glob("*.parquet")) if raw_dir.is_dir() else []
-        if not files:
-            if out_dir.exists():
-                shutil.rmtree(out_dir)
-            continue
-        with staged_partition(out_dir) as staging:
-            for path in files:
-                raw = pd.read_parquet(path)
-                std, links, rows = standardise_frame(raw, table, cs, config, key, source, institution, known)
-                for h, rec in links.items():
-                    if rec.link_type == "demographic":
-                        known.setdefault(h, rec.person_key)
-                    if h in all_links:
-                        all_links[h].n_records += rec.n_records
-                    else:
-                        all_links[h] = rec
-                for r in rows:
-                    k = (r["table_name"], r["field"], r["kind"], r["dictionary"], r["local_code"])
-                    if k in unmapped:
-                        unmapped[k]["n_records"] += r["n_records"]
-                    else:
-                        unmapped[k] = dict(r)
-                _write(std, staging / path.name)
-                report.files += 1
-                report.rows_in += len(raw)
-                report.rows_out += len(std)
-                report.rows_with_issues += int(std["_std_issues"].notna().sum())
-                if "id_valid" in std:
-                    report.id_invalid += int((~std["id_valid"].fillna(False)).sum())
-                    methods.update(std["link_method"].dropna().tolist())
-                report.tables[name] = report.tables.get(name, 0) + len(std)
+    # Known demographic links are looked up per batch, for that batch's hashes only, in one read
+    # transaction over the partition (the whole link table is too big to load at city scale).
+    with transaction(settings.warehouse_url) as read_conn:
+        known = KnownLinks(lambda hashes: known_demographic_links(read_conn, hashes))
+        for name, table in TABLES.items():
+            raw_dir = partition_dir(settings.raw, name, source, institution, day)
+            out_dir = partition_dir(settings.standard, name, source, institution, day)
+            files = sorted(raw_dir.glob("*.parquet")) if raw_dir.is_dir() else []
+            if not files:
+                if out_dir.exists():
+                    shutil.rmtree(out_dir)
+                continue
+            with staged_partition(out_dir) as staging:
+                for path in files:
+                    raw = pd.read_parquet(path)
+                    std, links, rows = standardise_frame(raw, table, cs, config, key, source, institution, known)
+                    for h, rec in links.items():
+                        if rec.link_type == "demographic":
+                            known.setdefault(h, rec.person_key)
+                        if h in all_links:
+                            all_links[h].n_records += rec.n_records
+                        else:
+                            all_links[h] = rec
+                    for r in rows:
+                        k = (r["table_name"], r["field"], r["kind"], r["dictionary"], r["local_code"])
+                        if k in unmapped:
+                            unmapped[k]["n_records"] += r["n_records"]
+                        else:
+                            unmapped[k] = dict(r)
+                    _write(std, staging / path.name)
+                    report.files += 1
+                    report.rows_in += len(raw)
+                    report.rows_out += len(std)
+                    report.rows_with_issues += int(std["_std_issues"].notna().sum())
+                    if "id_valid" in std:
+                        report.id_invalid += int((~std["id_valid"].fillna(False)).sum())
+                        methods.update(std["link_method"].dropna().tolist())
+                    report.tables[name] = report.tables.get(name, 0) + len(std)
     with transaction(settings.warehouse_url) as conn:
         record_unmapped(conn, source, institution, day, list(unmapped.values()))
         upsert_links(conn, all_links, day, source, institution)
