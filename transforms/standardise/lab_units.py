@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from transforms.terminology.codeset import CodeSet
@@ -20,37 +21,29 @@ _NUM = re.compile(r"^\s*(?:[<>≤≥＜＞]=?|=)?\s*\^?\s*(-?\d+(?:\.\d+)?)\s*\^
 
 
 def unit_columns(df: pd.DataFrame, cs: CodeSet) -> pd.DataFrame:
-    """value_num, value_std, unit_std, ref_low_std, ref_high_std, hr_item_code, unit_status."""
+    """value_num, value_std, unit_std, ref_low_std, ref_high_std, hr_item_code, unit_status.
+
+    Everything but the value depends only on (dictionary, item code, unit, reference range),
+    which repeat across a batch: the concept-map lookup, unit spelling and factor are worked out
+    once per distinct combination and spread back to the rows.
+    """
     idx = df.index
+    n = len(df)
     value = df["value"].astype("string") if "value" in df else pd.Series(pd.NA, index=idx, dtype="string")
     value_num = pd.to_numeric(value.str.extract(_NUM, expand=False), errors="coerce").astype("Float64")
-    dictionary = df["item_code_dictionary"]
-    local = df["item_code"].astype("string").str.strip()
-    rows = [cs.concept_map("lab", d).get(c) if isinstance(d, str) and isinstance(c, str) else None
-            for d, c in zip(dictionary.tolist(), local.tolist(), strict=True)]
-    targets = [cs.target(r.target_system, r.target_code) if r else None for r in rows]
-    unit_in = df["unit"].astype("string") if "unit" in df else pd.Series(pd.NA, index=idx, dtype="string")
-    src_unit = [u if isinstance(u, str) and u.strip() else (r.unit if r else None)
-                for u, r in zip(unit_in.tolist(), rows, strict=True)]
-    tgt_unit = [t.properties.get("unit") if t else None for t in targets]
-    factors = [cs.units.factor(r.target_code if r else None, su, tu) if tu else None
-               for r, su, tu in zip(rows, src_unit, tgt_unit, strict=True)]
-    factor = pd.Series(factors, index=idx, dtype="Float64")
-    refs = [parse_ref_range(x) if isinstance(x, str) else (None, None)
-            for x in (df["ref_range"].tolist() if "ref_range" in df else [None] * len(df))]
-    # a range submitted with the row is in the row's unit; the dictionary's range is in the map's unit
-    lows, highs, ref_factors = [], [], []
-    for (lo, hi), r, f, tu in zip(refs, rows, factors, tgt_unit, strict=True):
-        if lo is not None or hi is not None:
-            lows.append(lo), highs.append(hi), ref_factors.append(f)
-        elif r is not None:
-            lows.append(r.ref_low), highs.append(r.ref_high)
-            ref_factors.append(cs.units.factor(r.target_code, r.unit, tu) if tu else None)
-        else:
-            lows.append(None), highs.append(None), ref_factors.append(None)
-    ref_factor = pd.Series(ref_factors, index=idx, dtype="Float64")
-    ref_low = pd.Series(lows, index=idx, dtype="Float64")
-    ref_high = pd.Series(highs, index=idx, dtype="Float64")
+    dictionary = _plain(df["item_code_dictionary"])
+    local = _plain(df["item_code"].astype("string").str.strip())
+    unit_in = _plain(df["unit"].astype("string")) if "unit" in df else [None] * n
+    ref_in = _plain(df["ref_range"]) if "ref_range" in df else [None] * n
+    first: dict[tuple, int] = {}
+    codes = np.fromiter((first.setdefault(k, len(first)) for k in zip(dictionary, local, unit_in, ref_in, strict=True)),
+                        dtype=np.intp, count=n)
+    per = [_one(cs, d, c, u, x) for d, c, u, x in first]
+    factor = pd.Series(_spread([p[0] for p in per], codes), index=idx, dtype="Float64")
+    tgt_unit = _spread([p[1] for p in per], codes)
+    ref_low = pd.Series(_spread([p[2] for p in per], codes), index=idx, dtype="Float64")
+    ref_high = pd.Series(_spread([p[3] for p in per], codes), index=idx, dtype="Float64")
+    ref_factor = pd.Series(_spread([p[4] for p in per], codes), index=idx, dtype="Float64")
     status = pd.Series("unconvertible", index=idx, dtype="string")
     status[factor.notna()] = "normalised"
     status[value_num.isna()] = "no_value"
@@ -61,8 +54,37 @@ def unit_columns(df: pd.DataFrame, cs: CodeSet) -> pd.DataFrame:
         "unit_std": pd.Series(tgt_unit, index=idx, dtype="string").where(convertible),
         "ref_low_std": (ref_low * ref_factor).round(4),
         "ref_high_std": (ref_high * ref_factor).round(4),
-        "hr_item_code": pd.Series([r.hr_item_code if r and r.hr_item_code else
-                                   (t.properties.get("hr_item_code") if t else None)
-                                   for r, t in zip(rows, targets, strict=True)], index=idx, dtype="string"),
+        "hr_item_code": pd.Series(_spread([p[5] for p in per], codes), index=idx, dtype="string"),
         "unit_status": status,
     }, index=idx)
+
+
+def _plain(s: pd.Series) -> list:
+    """Values with every NA spelled None (the lookups below test ``isinstance(x, str)``)."""
+    return [v if isinstance(v, str) else None for v in s.tolist()]
+
+
+def _spread(per_value: list, codes: np.ndarray) -> np.ndarray:
+    arr = np.empty(len(per_value), dtype=object)
+    arr[:] = per_value
+    return arr[codes]
+
+
+def _one(cs: CodeSet, d: str | None, c: str | None, u: str | None, x: str | None) -> tuple:
+    """(factor, target unit, ref low, ref high, ref factor, hr item code) of one distinct combination."""
+    r = cs.concept_map("lab", d).get(c) if isinstance(d, str) and isinstance(c, str) else None
+    t = cs.target(r.target_system, r.target_code) if r else None
+    su = u if isinstance(u, str) and u.strip() else (r.unit if r else None)
+    tu = t.properties.get("unit") if t else None
+    f = cs.units.factor(r.target_code if r else None, su, tu) if tu else None
+    # a range submitted with the row is in the row's unit; the dictionary's range is in the map's unit
+    lo, hi = parse_ref_range(x) if isinstance(x, str) else (None, None)
+    if lo is not None or hi is not None:
+        rf = f
+    elif r is not None:
+        lo, hi = r.ref_low, r.ref_high
+        rf = cs.units.factor(r.target_code, r.unit, tu) if tu else None
+    else:
+        rf = None
+    hr = r.hr_item_code if r and r.hr_item_code else (t.properties.get("hr_item_code") if t else None)
+    return f, tu, lo, hi, rf, hr
