@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from transforms.terminology import systems
@@ -183,6 +184,7 @@ def local_identifier(institution: Any, table: str, value: Any) -> dict[str, str]
     return {"system": f"{systems.LOCAL_RECORD}/{institution}/{table}", "value": str(value)}
 
 
+@lru_cache(maxsize=65_536, typed=True)  # shared result: never mutated (build_row's prune copies)
 def org_ref(code: Any) -> dict[str, str] | None:
     """Reference to an institution's Organization (id from its regional code)."""
     from transforms.fhir.ids import ref
@@ -194,6 +196,7 @@ def org_ref(code: Any) -> dict[str, str] | None:
             "identifier": {"system": systems.INSTITUTION_CODE, "value": str(code)}}
 
 
+@lru_cache(maxsize=65_536, typed=True)  # shared result: never mutated (build_row's prune copies)
 def practitioner_ref(practitioner_id: Any) -> dict[str, str] | None:
     from transforms.fhir.ids import ref
 
@@ -202,6 +205,7 @@ def practitioner_ref(practitioner_id: Any) -> dict[str, str] | None:
     return {**ref("Practitioner", practitioner_id), "identifier": {"system": systems.STAFF_ID, "value": str(practitioner_id)}}
 
 
+@lru_cache(maxsize=65_536, typed=True)  # shared result: never mutated (build_row's prune copies)
 def team_ref(team_id: Any) -> dict[str, Any] | None:
     """Reference to a CareTeam, with its team id as identifier (read by the warehouse views)."""
     from transforms.fhir.ids import ref
@@ -211,6 +215,7 @@ def team_ref(team_id: Any) -> dict[str, Any] | None:
     return {**ref("CareTeam", team_id), "identifier": {"system": systems.TEAM_ID, "value": str(team_id)}}
 
 
+@lru_cache(maxsize=65_536, typed=True)  # shared result: never mutated (build_row's prune copies)
 def group_ref(group_code: Any) -> dict[str, Any] | None:
     """Reference to a medical group's Organization, with its group code as identifier."""
     from transforms.fhir.ids import ref

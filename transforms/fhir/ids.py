@@ -32,10 +32,12 @@ def patient_id(person_key: str) -> str:
     return resource_id("Patient", person_key)
 
 
+@lru_cache(maxsize=65_536, typed=True)  # shared result: never mutated (build_row's prune copies)
 def ref(resource_type: str, *parts: object) -> dict[str, str]:
     """A literal reference ``{"reference": "Type/<id>"}`` to a deterministic id."""
     return {"reference": f"{resource_type}/{resource_id(resource_type, *parts)}"}
 
 
+@lru_cache(maxsize=65_536)  # shared result: never mutated (build_row's prune copies)
 def patient_ref(person_key: str) -> dict[str, str]:
     return {"reference": f"Patient/{patient_id(person_key)}"}
