@@ -27,7 +27,7 @@ from typing import Any
 from transforms.fhir.builders import BUILDERS, build_row
 from transforms.fhir.errors import BuildError, InvalidResource
 from transforms.fhir.provenance import build_provenance
-from transforms.fhir.validate import ElementCache, sample_rate, validate_resource
+from transforms.fhir.validate import ElementCache, sample_rate, shared_cache, validate_resource
 from transforms.settings import Settings
 
 BATCH_ROWS = 5_000  # Arrow batch size and Parquet flush size: bounds memory per resource type
@@ -167,7 +167,7 @@ def map_rows(table: str, rows: list[dict], rate: float, merged_seen: set[str] | 
     A resource several rows contribute to (``MERGED_TYPES``) is validated the first time its id
     is seen: later rows only add ``result`` references to the first instance, which is what is
     written, so validating every row's copy would check the same content again. ``cache``
-    (one per partition) lets repeated elements be validated once (see validate.ElementCache).
+    (one per process) lets repeated elements be validated once (see validate.ElementCache).
     """
     ok, bad, validated = [], [], 0
     merged_seen = set() if merged_seen is None else merged_seen
@@ -228,7 +228,7 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
     encounter_person: dict[tuple[str, str], str] = {}  # (institution, encounter_no) -> person_key
     merged_seen: set[str] = set()  # merged resources already validated in this partition
     batches_read: set[tuple[str, str]] = set()  # (table, batch_id): their old fhir quarantine rows are replaced
-    cache = ElementCache()  # validated elements, reused within this partition only
+    cache = shared_cache()  # validated elements, reused across this process's partitions
     for table in BUILDERS:
         layer, files = input_files(settings, table, source, institution, day)
         if layer == "none":

@@ -112,7 +112,7 @@ _key = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode  # b
 
 
 class ElementCache:
-    """Validated complex elements by (model class, JSON text), for one partition (bounded).
+    """Validated complex elements by (model class, JSON text), per process (bounded).
 
     A field whose elements hardly repeat (ids, line numbers) stops being looked up after
     ``PROBE`` elements, so unique content neither costs a key nor fills the cache; its
@@ -168,6 +168,22 @@ class ElementCache:
             self.elements.clear()
         self.elements[key] = m
         return m
+
+
+_SHARED: ElementCache | None = None
+
+
+def shared_cache() -> ElementCache:
+    """The ElementCache of this process, kept across partitions (bounded by ``max_entries``).
+
+    Why per process: a city day has ~1,300 partitions, many of them small, and a cache per
+    partition started cold in each; the elements (institution references, codes, lineage
+    batches) repeat across partitions of the same worker just as much.
+    """
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = ElementCache()
+    return _SHARED
 
 
 def _model_pass(rtype: str, resource: dict[str, Any], cache: ElementCache | None) -> None:
