@@ -135,7 +135,7 @@ class _WriteFault:
 # Stages whose lake output is replaced in place (old folder removed, then tables written one by
 # one): a failure part-way leaves a partly written partition in the lake until the retry.
 _LAKE_NOT_ATOMIC: dict[str, str] = {
-    # ingest (staged .parquet.tmp files), standardise and validate (transforms/lakeio.staged_partition)
+    # ingest, standardise and validate (transforms/lakeio.staged_partition) and fhir (.tmp-<pid> renames)
     # publish a partition whole or not at all; nothing is expected to fail here any more.
 }
 
