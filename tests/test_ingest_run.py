@@ -280,7 +280,6 @@ class _PerStatementLog:
 def test_partition_log_writes_what_per_file_statements_wrote(env, monkeypatch):
     """One SELECT + one INSERT per partition: same log as a SELECT and an INSERT per file,
     with an original, its correction and a duplicate in one run, then a rerun with another correction."""
-    from transforms.ingest import run as ingest_run
     from transforms.ingest import submission_log as slog
 
     settings, folder, pdir = env
@@ -304,7 +303,6 @@ def test_partition_log_writes_what_per_file_statements_wrote(env, monkeypatch):
     def reset() -> None:
         Path(settings.warehouse_url.removeprefix("duckdb:///")).unlink()
         shutil.rmtree(settings.lake, ignore_errors=True)
-        ingest_run._MIGRATED.clear()
 
     batched = scenario()
     assert {r["status"] for r in batched} >= {"new", "corrected", "duplicate", "late"}

@@ -27,7 +27,6 @@ from transforms.settings import MAPPINGS_DIR, Settings
 from transforms.sources.profile import FileSpec, SourceProfile, load_profiles
 from transforms.sources.records import Reject
 from transforms.warehouse.db import (
-    MIGRATIONS_DIR,
     get_engine,
     migrate,
 )
@@ -149,43 +148,12 @@ def _profiles_cached(profiles_dir: str, stamp: tuple) -> tuple[dict[str, SourceP
 def migrate_core(engine) -> list[str]:
     """Apply only the core migrations (0001-0099) that ingest writes to.
 
-    Why not ``db.migrate``: ingest is the first stage and must keep landing files even while
-    a later module's migration is broken or mid-edit; the full migrate runs in later stages
-    and applies the rest in order, since versions are recorded the same way.
-
-    Why remembered: a day has hundreds of partitions and the check costs a transaction each
-    (~10 ms). The result is kept per process for the engine, the migration files (name,
-    mtime, size) and, for DuckDB, the database file's identity: a new or edited migration,
-    or a deleted and recreated warehouse, runs the check again.
+    Why not the full ``db.migrate``: ingest is the first stage and must keep landing files even
+    while a later module's migration is broken or mid-edit; the full migrate runs in later stages
+    and applies the rest in order, since versions are recorded the same way. ``db.migrate``
+    remembers an up-to-date warehouse per process, so the check costs nothing per partition.
     """
-    url = engine.url
-    if url.get_backend_name().startswith("duckdb") and url.database in (None, "", ":memory:"):
-        return migrate(engine, below="0100")  # a fresh in-memory database per connection: never remembered
-    key = (url.render_as_string(hide_password=False), id(engine), _migrations_stamp(), _database_identity(engine))
-    if key in _MIGRATED:
-        return []
-    done = migrate(engine, below="0100")
-    _MIGRATED.add((*key[:3], _database_identity(engine)))  # the file exists now, if it did not
-    return done
-
-
-_MIGRATED: set[tuple] = set()
-
-
-def _migrations_stamp() -> tuple:
-    return tuple((p.name, st.st_mtime_ns, st.st_size)
-                 for p in sorted(MIGRATIONS_DIR.glob("*.sql")) if p.stem < "0100" for st in [p.stat()])
-
-
-def _database_identity(engine) -> tuple | None:
-    """(device, inode) of a DuckDB file database; None for a server database or a missing file."""
-    if not engine.url.get_backend_name().startswith("duckdb"):
-        return None
-    try:
-        st = Path(engine.url.database).stat()
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
+    return migrate(engine, below="0100")
 
 
 def _landing_files(folder: Path) -> list[Path]:
