@@ -1,6 +1,6 @@
 """Run one pipeline stage over every partition of a day, in its own process (for RSS and time).
 
-    python -m bench.stage_runner --stage ingest --day 2026-11-01 [--workers 2]
+    python -m bench.stage_runner --stage ingest --day 2026-11-01 [--workers 2] [--only H310101]
 Prints one JSON line: stage, partitions, seconds, peak RSS (MB) of this process and its children.
 """
 
@@ -27,10 +27,11 @@ def main() -> int:
     ap.add_argument("--stage", required=True)
     ap.add_argument("--day", required=True)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--only", default="", help="only institutions whose code starts with this (e.g. one district)")
     args = ap.parse_args()
     day = date.fromisoformat(args.day)
     parts = discover(load_settings(), day)
-    jobs = [(args.stage, s, i, args.day) for s, i, _ in parts]
+    jobs = [(args.stage, s, i, args.day) for s, i, _ in parts if i.startswith(args.only)]
     if args.stage == "load":  # one writer: the warehouse load is serial by design
         args.workers = 1
     t0 = time.perf_counter()
