@@ -3,7 +3,7 @@
 Run: PYTHONPATH=. .venv/bin/python bench/fhir_validation.py [N]
 Prints Observations/s and the ratio to a floor (json.dumps of the ready dict) for: one
 model_validate pass, the same with repeated elements validated once (ElementCache, what run.py
-does; a fresh cache per run, as per partition in the stage), construct + model_dump_json (the naive round trip),
+does; a fresh cache per run; the stage keeps one per process), construct + model_dump_json (the naive round trip),
 model_validate + model_dump_json, 10 % sampling, and the builders themselves.
 """
 
