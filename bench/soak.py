@@ -39,6 +39,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from transforms.warehouse.db import get_engine
+
 # Columns that record WHEN a run happened (wall clock) or WHICH run it was, not WHAT was loaded.
 # Two runs over the same input legitimately differ in these, so fingerprints leave them out.
 VOLATILE_COLUMNS = frozenset({
@@ -97,7 +99,7 @@ def fingerprint(url: str, skip: dict[str, set[str]] | None = None) -> dict[str, 
     ``skip`` leaves out further columns per table (e.g. a known, separately tested bug).
     """
     skip = skip or {}
-    engine = sa.create_engine(url)
+    engine = get_engine(url)  # the warehouse config (DuckDB refuses a second, different one)
     try:
         with engine.connect() as conn:
             return {t: table_fingerprint(conn, t, frozenset(skip.get(t, ()))) for t in warehouse_tables(conn)}
@@ -159,7 +161,7 @@ def reconcile_day(settings, day: date) -> tuple[dict[str, int], list[Mismatch]]:
     raw = _lake_counts(settings.raw, day)
     std = _lake_counts(settings.standard, day)
     val = _lake_counts(settings.lake / "validated", day)
-    engine = sa.create_engine(settings.warehouse_url)
+    engine = get_engine(settings.warehouse_url)
     try:
         with engine.connect() as conn:
             subs = conn.execute(sa.text(
