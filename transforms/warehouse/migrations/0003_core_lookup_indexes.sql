@@ -1,0 +1,5 @@
+-- PostgreSQL only: every stage replaces its quarantine rows by batch (DELETE ... WHERE stage, batch_id,
+-- dataset), once per partition and stage; without an index each delete scanned the whole table,
+-- which grows with every day (found on a city day: 1,344 partitions). DuckDB joins by hash and
+-- needs none (an ART index there only adds memory and checkpoint work).
+-- postgresql: CREATE INDEX IF NOT EXISTS quarantine_batch ON quarantine (batch_id, stage, dataset);

@@ -1,0 +1,6 @@
+-- PostgreSQL only: standardise replaces a partition's link counts and unmapped codes by
+-- (source, institution_code, partition_date); the primary key of person_link_partition starts with
+-- link_hash, so without these each partition's delete scanned the whole table (found on a city
+-- day: about 1 M link-count rows after half the partitions, PostgreSQL busier than the workers).
+-- postgresql: CREATE INDEX IF NOT EXISTS person_link_partition_part ON person_link_partition (source, institution_code, partition_date);
+-- postgresql: CREATE INDEX IF NOT EXISTS unmapped_code_part ON unmapped_code (source, institution_code, partition_date);

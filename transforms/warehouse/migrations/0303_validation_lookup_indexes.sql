@@ -1,0 +1,5 @@
+-- PostgreSQL only: validate replaces its results and warnings per batch (DELETE ... WHERE batch_id,
+-- table); dq_warning gains tens of thousands of rows a day, so an unindexed delete per batch file
+-- would grow with the warehouse.
+-- postgresql: CREATE INDEX IF NOT EXISTS dq_check_result_batch ON dq_check_result (batch_id, table_name);
+-- postgresql: CREATE INDEX IF NOT EXISTS dq_warning_batch ON dq_warning (batch_id, dataset);
