@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 WORKERS = 4
 
 
-def _migrate_at_barrier(url: str, barrier, out) -> None:
+def _migrate_at_barrier(url: str, k: int, barrier, out) -> None:
     from transforms.warehouse.db import get_engine, migrate
 
     try:
@@ -30,16 +30,21 @@ def _migrate_at_barrier(url: str, barrier, out) -> None:
         out.put(f"{type(exc).__name__}: {exc}"[:500])
 
 
-def test_workers_migrating_a_fresh_warehouse_at_once(pg_url):
+def _at_once(target, url: str) -> list[str]:
+    """Start WORKERS processes of ``target(url, k, barrier, out)`` that meet at a barrier; their reports."""
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(WORKERS), ctx.Queue()
-    procs = [ctx.Process(target=_migrate_at_barrier, args=(pg_url, barrier, out)) for _ in range(WORKERS)]
+    procs = [ctx.Process(target=target, args=(url, k, barrier, out)) for k in range(WORKERS)]
     for p in procs:
         p.start()
     results = [out.get(timeout=180) for _ in procs]
     for p in procs:
         p.join(timeout=60)
-    assert results == ["ok"] * WORKERS
+    return results
+
+
+def test_workers_migrating_a_fresh_warehouse_at_once(pg_url):
+    assert _at_once(_migrate_at_barrier, pg_url) == ["ok"] * WORKERS
     eng = sa.create_engine(pg_url)
     with eng.connect() as c:
         versions = [r[0] for r in c.execute(sa.text("SELECT version FROM schema_migrations"))]
@@ -65,15 +70,7 @@ def test_workers_merging_the_same_person_links_at_once(pg_url):
     from transforms.warehouse.db import get_engine, migrate
 
     migrate(get_engine(pg_url))
-    ctx = mp.get_context("spawn")
-    barrier, out = ctx.Barrier(WORKERS), ctx.Queue()
-    procs = [ctx.Process(target=_upsert_at_barrier, args=(pg_url, k, barrier, out)) for k in range(WORKERS)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=180) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-    assert results == ["ok"] * WORKERS
+    assert _at_once(_upsert_at_barrier, pg_url) == ["ok"] * WORKERS
     with get_engine(pg_url).connect() as c:
         rows = c.execute(sa.text("SELECT institutions, n_records FROM person_link")).all()
     every = "|".join(sorted(f"H{k}" for k in range(WORKERS)))
