@@ -94,6 +94,13 @@ def iter_blocks(path: Path, profile: SourceProfile, spec: FileSpec, *,
     raise ValueError(f"{path.name}: profile {profile.id} has unsupported format {fmt!r}")
 
 
+def _open_header(path: Path, spec: FileSpec, header: list[str], notes: ReadNotes,
+                 ) -> tuple[Reject | None, ColumnMapper | None, int]:
+    """Check a CSV header (both CSV paths): the file's reject, or its column mapper and width."""
+    rej = check_header(path, spec, header, notes)
+    return (rej, None, 0) if rej else (None, ColumnMapper(spec, header), len(header))
+
+
 def check_header(path: Path, spec: FileSpec, header: list[str], notes: ReadNotes) -> Reject | None:
     """Record drift; a missing column feeding a required canonical field rejects the file."""
     tab = canonical_table(spec.table)
@@ -165,12 +172,10 @@ def _iter_csv(path: Path, profile: SourceProfile, spec: FileSpec, notes: ReadNot
                 cells = text.split(delim)
                 if header is None:
                     header = [c.strip() for c in cells]
-                    rej = check_header(path, spec, header, notes)
+                    rej, mapper, width = _open_header(path, spec, header, notes)
                     if rej:
                         yield rej
                         return
-                    mapper = ColumnMapper(spec, header)
-                    width = len(header)
                     continue
                 if len(cells) == 1 and not text.strip():
                     continue  # whitespace-only line: not a record
@@ -271,12 +276,10 @@ def _iter_csv_lines(path: Path, profile: SourceProfile, spec: FileSpec, notes: R
                 yield Reject("ingest.encoding", f"{bad[0].error}; header unreadable, whole file rejected",
                              line=first, table=spec.table, extra={"scope": "file"})
                 return
-            rej = check_header(path, spec, header, notes)
+            rej, mapper, width = _open_header(path, spec, header, notes)
             if rej:
                 yield rej
                 return
-            mapper = ColumnMapper(spec, header)
-            width = len(header)
             continue
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue  # blank line: not a record
