@@ -87,7 +87,7 @@ def test_every_canonical_table_has_a_sample():
 def test_builder_output_validates_as_r4b_with_lineage_and_stable_ids(table):
     resources = build_row(table, sample(table))
     assert resources
-    for res in [*resources, build_provenance(table, sample(table), resources)]:
+    for res in [*resources, build_provenance(table, sample(table), [f"{r['resourceType']}/{r['id']}" for r in resources])]:
         assert validate_resource(res) is True
     for res in resources:
         lineage = ext_value(res, systems.EXT_LINEAGE)

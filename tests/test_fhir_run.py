@@ -40,7 +40,7 @@ def test_partition_writes_valid_ndjson_and_parquet_and_quarantines(rhp_home):
     assert rep.rows_in == rep.rows_out + rep.rows_quarantined
     assert rep.quarantine_checks == {"fhir.encounter.no_person_key": 1, "fhir.duplicate_id": 1}
     # two analytes of one report -> one DiagnosticReport with both results
-    assert rep.resources == {"DiagnosticReport": 1, "Encounter": 1, "Observation": 2, "Provenance": 3,
+    assert rep.resources == {"DiagnosticReport": 1, "Encounter": 1, "Observation": 2, "Provenance": 2,
                              "ServiceRequest": 1}
 
     nd = s.fhir / "ndjson" / "DiagnosticReport" / "source=his" / "institution=H1" / "date=2026-11-01.ndjson"
@@ -50,6 +50,18 @@ def test_partition_writes_valid_ndjson_and_parquet_and_quarantines(rhp_home):
         for line in path.read_text(encoding="utf-8").splitlines():
             res = json.loads(line)
             model_class(res["resourceType"]).model_validate(res)
+
+    # one Provenance per (table, batch): together they target exactly the resources written
+    written, targets = set(), set()
+    for path in (s.fhir / "ndjson").rglob("*.ndjson"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            res = json.loads(line)
+            if res["resourceType"] == "Provenance":
+                targets.update(t["reference"] for t in res["target"])
+                assert res["entity"][0]["what"]["display"].endswith("x.csv")
+            else:
+                written.add(f"{res['resourceType']}/{res['id']}")
+    assert targets == written
 
     t = pq.read_table(s.fhir / "parquet" / "Observation" / "source=his" / "institution=H1" / "date=2026-11-01.parquet")
     assert tuple(t.column_names) == PARQUET_COLS

@@ -19,7 +19,7 @@ def _all_resources() -> list[dict]:
         for line in (2, 3):  # twice: the second copy hits the cache
             row = sample(table, _line=line)
             res = build_row(table, row)
-            out += [*res, build_provenance(table, row, res)]
+            out += [*res, build_provenance(table, row, [f"{r['resourceType']}/{r['id']}" for r in res])]
     return out
 
 

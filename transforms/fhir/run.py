@@ -162,7 +162,7 @@ def _quarantine_row(table: str, row: dict, check_id: str, reason: str, day: date
 
 def map_rows(table: str, rows: list[dict], rate: float, merged_seen: set[str] | None = None,
              cache: ElementCache | None = None) -> tuple[list[tuple[dict, list[dict]]], list[tuple[dict, str, str]], int]:
-    """Build, validate and add Provenance for rows: (row, resources) pairs, failures, models run.
+    """Build and validate the resources of rows: (row, resources) pairs, failures, models run.
 
     A resource several rows contribute to (``MERGED_TYPES``) is validated the first time its id
     is seen: later rows only add ``result`` references to the first instance, which is what is
@@ -174,7 +174,6 @@ def map_rows(table: str, rows: list[dict], rate: float, merged_seen: set[str] | 
     for row in rows:
         try:
             resources = build_row(table, row)
-            resources.append(build_row_provenance(table, row, resources))
             fresh = []
             for res in resources:
                 if res["resourceType"] in MERGED_TYPES:
@@ -191,10 +190,23 @@ def map_rows(table: str, rows: list[dict], rate: float, merged_seen: set[str] | 
     return ok, bad, validated
 
 
-def build_row_provenance(table: str, row: dict, resources: list[dict]) -> dict:
+def _write_provenance(sink: _Sink, batches: dict[tuple[str, str], tuple[dict, dict[str, None]]], rate: float,
+                      cache: ElementCache) -> int:
+    """One Provenance per (table, batch) of the partition, targeting the resources its rows produced.
+
+    Built from our own lineage columns, so a failure is a bug in the builder: it is raised, never
+    quarantined (no source row is at fault). Returns the number of model passes run.
+    """
     from transforms.fhir.common import prune
 
-    return prune(build_provenance(table, row, resources))
+    validated = 0
+    for (table, _batch), (row, targets) in batches.items():
+        res = prune(build_provenance(table, row, targets))
+        validated += validate_resource(res, rate, cache)
+        meta = {c: _plain(row.get(c)) for c in LINEAGE_COLS}
+        meta.update({"_line": None, "_message_id": None, "person_key": None})
+        sink.write(res, meta)
+    return validated
 
 
 def _link_diagnoses(table: str, rows: list[dict], encounter_person: dict[tuple[str, str], str]) -> None:
@@ -228,6 +240,7 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
     encounter_person: dict[tuple[str, str], str] = {}  # (institution, encounter_no) -> person_key
     merged_seen: set[str] = set()  # merged resources already validated in this partition
     batches_read: set[tuple[str, str]] = set()  # (table, batch_id): their old fhir quarantine rows are replaced
+    provenance: dict[tuple[str, str], tuple[dict, dict[str, None]]] = {}  # (table, batch) -> first row, targets
     cache = shared_cache()  # validated elements, reused across this process's partitions
     for table in BUILDERS:
         layer, files = input_files(settings, table, source, institution, day)
@@ -259,9 +272,14 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
                                     f"in this partition (duplicate business key)"))
                         continue
                     report.rows_out += 1
+                    batch_key = (table, str(row.get("_batch_id") or "unknown"))
+                    if batch_key not in provenance:
+                        provenance[batch_key] = (row, {})
+                    targets = provenance[batch_key][1]
                     for res in resources:
+                        key = f"{res['resourceType']}/{res['id']}"
+                        targets[key] = None
                         if res["resourceType"] in MERGED_TYPES:
-                            key = f"{res['resourceType']}/{res['id']}"
                             held[key] = (_merge(held[key][0], res), held[key][1]) if key in held else (res, meta)
                         else:
                             seen[res["id"]] = where
@@ -271,6 +289,7 @@ def fhir_partition(settings: Settings, source: str, institution: str, day: date)
                     report.quarantine_checks[check_id] = report.quarantine_checks.get(check_id, 0) + 1
     for res, meta in held.values():
         sink.write(res, meta)
+    report.model_validated += _write_provenance(sink, provenance, rate, cache)
     sink.commit()
     report.rows_quarantined = len(quarantine)
     report.resources = dict(sorted(sink.counts.items()))

@@ -308,6 +308,8 @@ def upsert_links(conn: Connection, links: dict[str, LinkRecord], day: date, sour
     if not links:
         return 0
     advisory_lock(conn, "person_link")  # read-merge-write below: workers on PostgreSQL take turns
+    if conn.dialect.name == "postgresql":
+        return _upsert_links_pg(conn, links, day, source, institution)
     totals = _partition_totals(conn, links, day, source, institution) if source and institution else None
     existing = _existing(conn, list(links))
     rows = []
@@ -327,3 +329,56 @@ def upsert_links(conn: Connection, links: dict[str, LinkRecord], day: date, sour
                          "n_records": totals[h] if totals else rec.n_records})
     _replace_rows(conn, rows)
     return len(rows)
+
+
+# One statement merges a partition's links on PostgreSQL: the stored total moves by this
+# partition's new count minus the count it had before (a rerun replaces, never adds), the
+# first/last seen dates widen and the institutions are unioned in code-point order (as sorted()).
+_PG_MERGE = """
+INSERT INTO person_link AS p (link_hash, link_type, person_key, link_method, first_seen, last_seen,
+                              institutions, n_records)
+SELECT i.link_hash, i.link_type, i.person_key, i.link_method, %(d)s, %(d)s, i.institutions, i.n_records
+FROM _link_in i
+ON CONFLICT (link_hash) DO UPDATE SET
+    link_type = EXCLUDED.link_type,
+    first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen),
+    institutions = (SELECT string_agg(x, '|' ORDER BY x COLLATE "C")
+                    FROM (SELECT DISTINCT unnest(string_to_array(p.institutions, '|')
+                                                 || string_to_array(EXCLUDED.institutions, '|')) AS x) u),
+    n_records = p.n_records + EXCLUDED.n_records
+                - COALESCE((SELECT o.n_records FROM _link_old o WHERE o.link_hash = EXCLUDED.link_hash), 0)
+"""
+
+
+def _upsert_links_pg(conn: Connection, links: dict[str, LinkRecord], day: date, source: str | None,
+                     institution: str | None) -> int:
+    """PostgreSQL: COPY the partition's links into a temporary table and merge them in set-based SQL.
+
+    Why: on a city day (1,344 partitions, millions of links) the per-500-key SELECT/DELETE/INSERT
+    round trips and the re-summing of every link's per-partition counts, all under the advisory
+    lock, serialised the workers (standardise 25 min, PostgreSQL as busy as the workers). Same
+    result as the generic path (tests/test_person_link_merge.py compares the two).
+    """
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE _link_in (link_hash text PRIMARY KEY, link_type text, person_key text, "
+                    "link_method text, institutions text, n_records integer) ON COMMIT DROP")
+        with cur.copy("COPY _link_in FROM STDIN") as copy:
+            for h, rec in links.items():
+                copy.write_row((h, rec.link_type, rec.person_key, rec.link_method,
+                                "|".join(sorted(rec.institutions)), rec.n_records))
+        cur.execute("CREATE TEMP TABLE _link_old (link_hash text PRIMARY KEY, n_records integer) ON COMMIT DROP")
+        if source and institution:
+            part = {"s": source, "i": institution, "d": day}
+            cur.execute("WITH gone AS (DELETE FROM person_link_partition WHERE source = %(s)s "
+                        "AND institution_code = %(i)s AND partition_date = %(d)s RETURNING link_hash, n_records) "
+                        "INSERT INTO _link_old SELECT link_hash, n_records FROM gone", part)
+            cur.execute("INSERT INTO person_link_partition (link_hash, source, institution_code, partition_date, "
+                        "n_records) SELECT link_hash, %(s)s, %(i)s, %(d)s, n_records FROM _link_in", part)
+        cur.execute("ANALYZE _link_in")
+        cur.execute("ANALYZE _link_old")
+        cur.execute(_PG_MERGE, {"d": day})
+        cur.execute("DROP TABLE _link_in")
+        cur.execute("DROP TABLE _link_old")
+    return len(links)
