@@ -1,6 +1,6 @@
 """Warehouse load speed: load_partition vs a bare DuckDB insert of the same rows (the floor).
 
-Run: PYTHONPATH=. .venv/bin/python -m bench.bench_warehouse_load --rows 100000
+Run: PYTHONPATH=. .venv/bin/python -m bench.bench_warehouse_load --rows 100000 [--url postgresql+psycopg://...]
 Builds one HIS partition of Encounter resources with the FHIR stage's builder, then times
 (a) the floor: INSERT INTO a fresh fhir_resource-shaped table FROM read_parquet (resource cast to JSON);
 (b) load_partition's store merge (staging, diff, audit, insert) and mart refresh, first load;
@@ -113,6 +113,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--day", help="load this whole day from RHP_HOME instead of a generated partition")
+    ap.add_argument("--url", help="warehouse URL for the one-partition mode (default: a fresh DuckDB file); a "
+                                  "PostgreSQL database is dropped and recreated")
     args = ap.parse_args()
     if args.day:
         print(json.dumps(bench_day(date.fromisoformat(args.day))))
@@ -121,8 +123,12 @@ def main() -> None:
     from transforms.warehouse.load import load_partition
 
     home = Path(tempfile.mkdtemp())
-    s = Settings(home=home, landing=home / "landing", lake=home / "lake",
-                 warehouse_url=f"duckdb:///{home / 'wh.duckdb'}", key_file=home / "key")
+    url = args.url or f"duckdb:///{home / 'wh.duckdb'}"
+    if url.startswith("postgresql"):
+        from bench.run import _fresh_outputs
+
+        _fresh_outputs(home, url)  # drops and recreates the database
+    s = Settings(home=home, landing=home / "landing", lake=home / "lake", warehouse_url=url, key_file=home / "key")
     day = date(2024, 6, 15)
     t = time.perf_counter()
     path = write_rows(s.lake, args.rows, day)
