@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from transforms.warehouse.db import get_engine
+
 REPO = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 1)
 DAY2 = date(2026, 11, 2)  # two days through the real DAGs: a small backfill
@@ -55,7 +57,7 @@ def test_every_dag_run_succeeded(airflow_run):
 
 def test_warehouse_reconciles_with_the_files(airflow_run):
     home, manifest, _ = airflow_run
-    eng = sa.create_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
+    eng = get_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
     with eng.connect() as c:
         logged = c.execute(sa.text("SELECT COUNT(*) FROM submission_log")).scalar_one()
         files = sum(1 for p in (home / "landing").rglob("*") if p.is_file() and not p.name.startswith("_"))
@@ -76,7 +78,7 @@ def test_warehouse_reconciles_with_the_files(airflow_run):
 
 def test_backfill_loaded_both_days(airflow_run):
     home, _, _ = airflow_run
-    eng = sa.create_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
+    eng = get_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
     with eng.connect() as c:
         days = {r[0] for r in c.execute(sa.text(
             "SELECT DISTINCT CAST(start_time AS DATE) FROM fact_encounter"))}
@@ -98,7 +100,7 @@ def test_no_direct_identifier_in_any_warehouse_table(airflow_run):
         if "patient_name" in cols:
             names.update(n for n in pq.read_table(f, columns=["patient_name"]).column(0).to_pylist() if n)
     assert len(names) > 100, "the raw layer should hold the submitted names to look for"
-    eng = sa.create_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
+    eng = get_engine(f"duckdb:///{home / 'warehouse.duckdb'}")
     with eng.connect() as c:
         findings = scan_warehouse(c, known_names=sorted(names)[:500])
     eng.dispose()

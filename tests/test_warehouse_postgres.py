@@ -71,3 +71,23 @@ def test_stage_keeps_null_empty_quotes_and_newlines_on_both_engines(tmp_path, pg
     assert got[0] == got[1]
     assert [r[2] for r in got[1]] == texts
     assert got[1][0][4] is not None
+
+
+def test_bulk_loaded_tables_are_analyzed_once_they_drift(pg_url):
+    """A table grown by more than 10 % (and 10 k rows) since its last ANALYZE is analysed; then not again."""
+    import sqlalchemy as sa
+
+    from transforms.warehouse.db import analyze_if_stale, get_engine
+
+    engine = get_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE grown (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE TABLE small (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("INSERT INTO grown SELECT g FROM generate_series(1, 20000) g")
+        conn.exec_driver_sql("INSERT INTO small SELECT g FROM generate_series(1, 500) g")
+        conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")  # counters visible at commit, not a second later
+    with engine.begin() as conn:
+        assert analyze_if_stale(conn, ["grown", "small", "no_such_table"]) == ["grown"]
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE relname = 'grown'")).scalar_one() == 20000
+        assert analyze_if_stale(conn, ["grown", "small"]) == []

@@ -195,6 +195,26 @@ def advisory_lock(conn: Connection, name: str) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": _lock_key(name)})
 
 
+def analyze_if_stale(conn: Connection, tables: list[str], fraction: float = 0.1, minimum: int = 10_000) -> list[str]:
+    """ANALYZE each of ``tables`` changed by more than ``fraction`` of its rows since its last analyze.
+
+    Why: the planner's row estimates of a table filled by bulk loads lag behind it unless
+    autovacuum keeps up (it is off on some servers, and slow behind a day's bulk load): on a city
+    day with a stale store every partition's diff against ``fhir_resource`` became a scan of
+    the whole store. The threshold makes this a few ANALYZEs per table as it grows ×10, not one
+    per partition. PostgreSQL only (DuckDB keeps its statistics itself); returns the tables analysed.
+    """
+    if dialect(conn) != "postgresql" or not tables:
+        return []
+    rows = conn.execute(sa.text(
+        "SELECT s.relname, s.n_mod_since_analyze, GREATEST(c.reltuples, 0) FROM pg_stat_user_tables s "
+        "JOIN pg_class c ON c.oid = s.relid WHERE s.relname = ANY(:t)"), {"t": list(tables)}).all()
+    stale = sorted(name for name, mods, tuples in rows if mods > max(minimum, fraction * tuples))
+    for name in stale:
+        conn.exec_driver_sql(f'ANALYZE "{name}"')
+    return stale
+
+
 @contextmanager
 def transaction(url: str) -> Iterator[Connection]:
     """A connection inside one transaction on a migrated warehouse."""

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from transforms.settings import Settings
 from transforms.terminology import systems
-from transforms.warehouse.db import dialect, get_engine, migrate
+from transforms.warehouse.db import analyze_if_stale, dialect, get_engine, migrate
 from transforms.warehouse.history import apply_history
 from transforms.warehouse.marts import drop_changed_keys, refresh_marts
 
@@ -270,6 +270,7 @@ def merge_partition(conn: Connection, staged, source: str, institution: str, day
     drop_changed_keys(conn)
     for t in ("_load_new", "_load_diff", "_load_old"):
         q(f"DROP TABLE IF EXISTS {t}")
+    analyze_if_stale(conn, ["fhir_resource", *marts])
     return ins, upd, dele, staged.num_rows - ins - upd, marts, time.perf_counter() - started
 
 
